@@ -1,0 +1,39 @@
+# Parasat: two commands for a fresh machine (see README).
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+PORT ?= 8501
+
+.PHONY: run test install install-test system-deps lint typecheck pytest sample bench
+
+run: install  ## install and start the dashboard on the embedded database (sample data on first run)
+	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
+
+test: install-test lint typecheck pytest  ## install what the tests need (Debian chromium included) and run them all
+
+install:
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+
+install-test: system-deps
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	fi
+
+lint:
+	$(PYTHON) -m ruff check kpi tests app.py pages scripts
+
+typecheck:
+	$(PYTHON) -m mypy
+
+pytest:
+	$(PYTHON) -m pytest -n 2 -q
+
+sample:
+	$(PYTHON) -m kpi sample --out data/sample
+
+bench:
+	$(PYTHON) scripts/bench_ingest.py
+	$(PYTHON) scripts/bench_report.py

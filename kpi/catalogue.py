@@ -1,0 +1,320 @@
+"""The guide as data: groups, KPIs, projects, tasks, measures and the entity registry, as typed models."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
+Language = Literal["kk", "ru", "en"]
+EntityType = Literal["central_body", "akimat", "university", "quasi_public"]
+ENTITY_TYPES: tuple[str, ...] = ("central_body", "akimat", "university", "quasi_public")
+PERIOD_RE = re.compile(r"^(20\d\d)Q([1-4])$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(Frozen):
+    """A text in the three interface languages."""
+
+    kk: str
+    ru: str
+    en: str
+
+    def __call__(self, lang: str) -> str:
+        return str(getattr(self, lang, None) or self.kk)
+
+
+class Direction(Frozen):
+    """One of the nine corruption-risk directions of internal analysis."""
+
+    code: str
+    label: Text
+
+
+class Measure(Frozen):
+    """A figure an entity enters in its return."""
+
+    code: str
+    kind: Literal["count", "flag"]
+    label: Text
+    help: Text | None = None
+    direction: str | None = None
+
+
+class Formula(Frozen):
+    """Numerator and denominator of a figure: sums of measures, or the count of reporting entities."""
+
+    key: str = ""
+    label: Text | None = None
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...] | Literal["reporting_entities"] | None = None
+    scale: float = 1
+    targets: dict[int, float] = Field(default_factory=dict)
+
+
+class Task(Frozen):
+    """A task (міндет) of a project, with the evidence that proves it."""
+
+    id: str
+    number: int
+    title: Text
+    description: Text | None = None
+    goal: Text | None = None
+    executors: Text | None = None
+    format: Text | None = None
+    audience: Text | None = None
+    evidence: Text | None = None
+    notes: tuple[Text, ...] = ()
+    no_facts_exempt: bool = False
+    doc_types: tuple[str, ...] = ()
+    signatory: str | None = None
+
+
+class Project(Frozen):
+    """A project (жоба) serving one KPI; its goal, executors and evidence apply to tasks lacking their own."""
+
+    id: str
+    number: int
+    title: Text
+    description: Text | None = None
+    goal: Text | None = None
+    executors: Text | None = None
+    format: Text | None = None
+    audience: Text | None = None
+    evidence: Text | None = None
+    notes: tuple[Text, ...] = ()
+    no_facts_exempt: bool = False
+    doc_types: tuple[str, ...] = ()
+    signatory: str | None = None
+    tasks: tuple[Task, ...]
+
+
+class Kpi(Frozen):
+    """A key performance indicator and the formula that computes it."""
+
+    id: str
+    number: int
+    title: Text
+    short: Text
+    note: Text | None = None
+    unit: Literal["percent", "units", "ratio"]
+    kind: Literal["share", "ratio", "count", "flag_share"]
+    direction: Literal["higher", "lower", "monitoring"]
+    entity_types: tuple[EntityType, ...]
+    measures: tuple[str, ...]
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...] | Literal["reporting_entities"] | None = None
+    scale: float = 1
+    breakdown: tuple[Formula, ...] = ()
+    targets: dict[int, float] = Field(default_factory=dict)
+    secondary: tuple[Formula, ...] = ()
+    projects: tuple[Project, ...] = ()
+
+    @property
+    def group_id(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def formula(self) -> Formula:
+        return Formula(
+            key=self.id, numerator=self.numerator, denominator=self.denominator, scale=self.scale
+        )
+
+
+class Group(Frozen):
+    """A project group (жобалар тобы)."""
+
+    id: str
+    number: int
+    title: Text
+    kpis: tuple[Kpi, ...]
+
+
+class ReturnRule(Frozen):
+    """A rule every return must pass: the summed part never exceeds the summed whole."""
+
+    id: str
+    kind: Literal["part_le_whole"] = "part_le_whole"
+    part: tuple[str, ...]
+    whole: tuple[str, ...]
+
+
+class Catalogue(Frozen):
+    """The whole guide: groups → KPIs → projects → tasks, plus measures, risk directions and rules."""
+
+    schema_version: int
+    directions: tuple[Direction, ...]
+    measures: tuple[Measure, ...]
+    groups: tuple[Group, ...]
+    return_rules: tuple[ReturnRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Catalogue:
+        known = {m.code for m in self.measures}
+        for kpi in self.kpis:
+            formulas = (kpi.formula, *kpi.breakdown, *kpi.secondary)
+            for formula in formulas:
+                used = list(formula.numerator)
+                if isinstance(formula.denominator, tuple):
+                    used += list(formula.denominator)
+                missing = [m for m in (*used, *kpi.measures) if m not in known]
+                if missing:
+                    raise ValueError(f"{kpi.id} uses unknown measures {missing}")
+        for rule in self.return_rules:
+            missing = [m for m in (*rule.part, *rule.whole) if m not in known]
+            if missing:
+                raise ValueError(f"rule {rule.id} uses unknown measures {missing}")
+        return self
+
+    @cached_property
+    def kpis(self) -> tuple[Kpi, ...]:
+        return tuple(k for g in self.groups for k in g.kpis)
+
+    @cached_property
+    def kpi_by_id(self) -> dict[str, Kpi]:
+        return {k.id: k for k in self.kpis}
+
+    @cached_property
+    def measure_by_code(self) -> dict[str, Measure]:
+        return {m.code: m for m in self.measures}
+
+    @cached_property
+    def projects(self) -> tuple[Project, ...]:
+        return tuple(p for k in self.kpis for p in k.projects)
+
+    @cached_property
+    def tasks(self) -> tuple[Task, ...]:
+        return tuple(t for p in self.projects for t in p.tasks)
+
+    def group(self, group_id: str) -> Group:
+        return next(g for g in self.groups if g.id == group_id)
+
+    def kpi_for_project(self, project_id: str) -> Kpi:
+        return next(k for k in self.kpis if any(p.id == project_id for p in k.projects))
+
+
+class Region(Frozen):
+    """A first-level administrative unit: an oblast or a city of republican significance."""
+
+    code: str
+    iso: str
+    kind: Literal["oblast", "city"]
+    name: Text
+    center: dict[str, float]
+    tile: dict[str, int]
+
+
+class Entity(Frozen):
+    """A reporting entity: a state body, akimat, university or quasi-public company."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    type: EntityType
+    region: str | None
+    name: Text
+    extra_kpis: tuple[str, ...] = ()
+
+
+class Registry(Frozen):
+    """The registry of regions and reporting entities."""
+
+    schema_version: int
+    regions: tuple[Region, ...]
+    entities: tuple[Entity, ...]
+
+    @model_validator(mode="after")
+    def _check_regions(self) -> Registry:
+        codes = {r.code for r in self.regions}
+        seen: set[str] = set()
+        for entity in self.entities:
+            if entity.region is not None and entity.region not in codes:
+                raise ValueError(f"entity {entity.code} has unknown region {entity.region}")
+            if entity.code in seen:
+                raise ValueError(f"entity code {entity.code} is registered twice")
+            seen.add(entity.code)
+        return self
+
+    @cached_property
+    def entity_by_code(self) -> dict[str, Entity]:
+        return {e.code: e for e in self.entities}
+
+    @cached_property
+    def region_by_code(self) -> dict[str, Region]:
+        return {r.code: r for r in self.regions}
+
+    def of_type(self, entity_type: str | None) -> list[Entity]:
+        return [e for e in self.entities if entity_type is None or e.type == entity_type]
+
+
+@lru_cache(maxsize=4)
+def load_catalogue(path: Path = DATA_DIR / "catalogue.yaml") -> Catalogue:
+    """The catalogue file parsed and checked."""
+    with open(path, encoding="utf-8") as fh:
+        return Catalogue.model_validate(yaml.safe_load(fh))
+
+
+@lru_cache(maxsize=4)
+def load_registry(path: Path | None = None) -> Registry:
+    """The entity registry file parsed and checked."""
+    path = path or Path(_registry_path())
+    with open(path, encoding="utf-8") as fh:
+        return Registry.model_validate(yaml.safe_load(fh))
+
+
+def _registry_path() -> str:
+    import os
+
+    return os.environ.get("PARASAT_ENTITIES_FILE", str(DATA_DIR / "entities.yaml"))
+
+
+def kpis_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) -> list[Kpi]:
+    """The KPIs an entity reports: those of its type, and the registry's named extras.
+
+    A KPI that some entity lists in `extra_kpis` (G3.K3, the Ministry of Education) is reported
+    only by the entities that list it, even though its type would otherwise qualify.
+    """
+    named_only = {k for e in registry.entities for k in e.extra_kpis}
+    return [
+        k
+        for k in catalogue.kpis
+        if k.id in entity.extra_kpis or (entity.type in k.entity_types and k.id not in named_only)
+    ]
+
+
+def measures_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) -> list[Measure]:
+    """The measures an entity's return carries, in catalogue order, each once."""
+    wanted = {code for kpi in kpis_for_entity(catalogue, registry, entity) for code in kpi.measures}
+    return [m for m in catalogue.measures if m.code in wanted]
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    """Year and quarter of a `YYYYQn` period; ValueError when it is not one."""
+    match = PERIOD_RE.match(period or "")
+    if not match:
+        raise ValueError(f"not a period of the form YYYYQn: {period!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def shift_period(period: str, quarters: int) -> str:
+    """The period `quarters` quarters after (or before, when negative) the given one."""
+    year, quarter = parse_period(period)
+    index = year * 4 + (quarter - 1) + quarters
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+def period_range(first: str, last: str) -> list[str]:
+    """Every period from first to last inclusive."""
+    out = [first]
+    while out[-1] != last:
+        out.append(shift_period(out[-1], 1))
+        if len(out) > 400:
+            raise ValueError("period range too long")
+    return out

@@ -1,0 +1,202 @@
+"""The command line: `python -m kpi entities|template|ingest|report|targets|sample`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kpi.catalogue import ENTITY_TYPES, LANGUAGES, load_catalogue, load_registry, parse_period
+from kpi.i18n import format_number, normalise_language, t
+
+DESCRIPTION = """\
+Parasat: quarterly returns for Type Basic Direction No. 4, "Prevention and countering of corruption".
+
+Typical flow:
+  python -m kpi entities --type akimat --json          # who reports
+  python -m kpi template --entity akimat_abai --period 2026Q1 --out abai.xlsx
+  (the officer fills the yellow cells in Excel or LibreOffice)
+  python -m kpi ingest --db var/my.duckdb abai.xlsx     # accepted whole or rejected whole
+  python -m kpi report --db var/my.duckdb --period 2026Q1 --json
+
+--db defaults to the app's embedded database (KPI_DB overrides it); a database named with --db
+or KPI_DB starts empty, the default one is loaded with the sample returns on first use.
+"""
+
+
+def _lang(args: argparse.Namespace) -> str:
+    import os
+
+    return normalise_language(getattr(args, "lang", None) or os.environ.get("PARASAT_LANG"))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def cmd_entities(args: argparse.Namespace) -> int:
+    registry = load_registry()
+    entities = registry.of_type(args.type)
+    if args.json:
+        _print_json([
+            {"code": e.code, "type": e.type, "region": e.region, "name_kk": e.name.kk, "name_ru": e.name.ru,
+             "name_en": e.name.en, "extra_kpis": list(e.extra_kpis)}
+            for e in entities
+        ])
+    else:
+        lang = _lang(args)
+        for e in entities:
+            print(f"{e.code:32} {e.type:14} {e.region or '-':18} {e.name(lang)}")
+    return 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from kpi.template import write_template
+
+    lang = _lang(args)
+    registry = load_registry()
+    if args.entity not in registry.entity_by_code:
+        print(t("cli.unknown_entity", lang, entity=args.entity), file=sys.stderr)
+        return 2
+    try:
+        parse_period(args.period)
+    except ValueError:
+        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+        return 2
+    out = write_template(load_catalogue(), registry, args.entity, args.period, Path(args.out), lang=lang)
+    print(t("cli.template_written", lang, path=str(out)))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from kpi.ingest.pipeline import ingest_files
+    from kpi.service import open_store
+
+    lang = _lang(args)
+    with open_store(args.db) as store:
+        report = ingest_files(store, load_catalogue(), load_registry(), args.files,
+                              uploaded_by=args.user, dry_run=args.dry_run)
+    if args.json:
+        _print_json(report.as_dict(lang))
+    else:
+        for outcome in report.outcomes:
+            if outcome.accepted:
+                print(t(f"cli.ingest_{outcome.status}", lang, file=outcome.file, entity=outcome.entity,
+                        period=outcome.period, version=outcome.version))
+            else:
+                print(t("cli.ingest_rejected", lang, file=outcome.file, count=len(outcome.issues)))
+                for issue in outcome.issues:
+                    where = "!".join(x for x in (issue.sheet, issue.cell) if x)
+                    extra = f" [{issue.measure}={issue.value!r}]" if issue.measure else ""
+                    print(f"  - {issue.file} {where}{extra}: {issue.message(lang)}")
+    return 0 if report.ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from kpi.service import open_store, report_rows
+
+    lang = _lang(args)
+    try:
+        parse_period(args.period)
+    except ValueError:
+        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+        return 2
+    with open_store(args.db, read_only=False) as store:
+        values = report_rows(store, args.period)
+    if args.json:
+        _print_json([v.contract_dict() for v in values])
+        return 0
+    catalogue = load_catalogue()
+    levels = set(args.level or ["national"])
+    for v in values:
+        if v.level not in levels:
+            continue
+        kpi = catalogue.kpi_by_id[v.kpi]
+        key = v.key or t("level.national", lang)
+        print(f"{v.kpi:6} {key:26} {format_number(v.value, lang, unit=v.unit):>12}  "
+              f"{t('status.' + v.status, lang):14} {kpi.short(lang)}")
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from kpi.service import list_targets, open_store, set_target
+
+    lang = _lang(args)
+    with open_store(args.db) as store:
+        if args.set:
+            metric, year, value = args.set
+            set_target(store, metric, int(year), float(value), actor=args.user)
+            print(t("cli.target_set", lang, metric=metric, year=year, value=value))
+        rows = list_targets(store)
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['metric']:32} {row['year']} {row['value']:>8} {row['source']}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from kpi.sample import generate_sample
+
+    written = generate_sample(Path(args.out), seed=args.seed)
+    print(t("cli.sample_written", _lang(args), count=written, path=args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m kpi", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--lang", choices=LANGUAGES, help="language of messages: kk (default), ru, en")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("entities", "List the registered reporting entities.", cmd_entities)
+    p.add_argument("--type", choices=ENTITY_TYPES, help="only entities of this type")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add("template", "Write a blank return template (XLSX) for one entity and period.", cmd_template)
+    p.add_argument("--entity", required=True, help="entity code, see `entities`")
+    p.add_argument("--period", required=True, help="period YYYYQn, e.g. 2026Q1 (figures cumulative from January)")
+    p.add_argument("--out", required=True, help="path of the XLSX file to write")
+
+    p = add("ingest", "Check and load filled returns; each file is accepted whole or rejected whole.", cmd_ingest)
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("files", nargs="+", help="filled return files (.xlsx)")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--user", default="cli", help="who is uploading (kept in the audit trail)")
+    p.add_argument("--dry-run", action="store_true", help="check and preview only; write nothing")
+
+    p = add("report", "Compute every KPI at every level for a period.", cmd_report)
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--period", required=True, help="period YYYYQn")
+    p.add_argument("--json", action="store_true", help="print a JSON array, one object per KPI × level × key")
+    p.add_argument("--level", action="append", choices=["national", "entity_type", "region", "entity"],
+                   help="levels to print in the table view (default national)")
+
+    p = add("targets", "List KPI targets by year, or set one (--set METRIC YEAR VALUE).", cmd_targets)
+    p.add_argument("--db", help="database file")
+    p.add_argument("--set", nargs=3, metavar=("METRIC", "YEAR", "VALUE"), help="e.g. --set G2.K1 2026 70")
+    p.add_argument("--user", default="cli", help="who sets the target (kept in the audit trail)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("sample", "Regenerate the deterministic sample returns.", cmd_sample)
+    p.add_argument("--out", default="data/sample", help="folder to write into")
+    p.add_argument("--seed", type=int, default=4, help="random seed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result

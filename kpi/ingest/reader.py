@@ -1,0 +1,257 @@
+"""Check a workbook's container before any parser touches it, then read its named cells with calamine.
+
+This module runs inside the sandboxed worker process (see `kpi.ingest.sandbox`); it never imports
+DuckDB, pandas or the catalogue, so the worker starts fast and stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+MACRO_CONTENT = (b"macroEnabled", b"vbaProject", b"application/vnd.ms-office.activeX")
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,4})([0-9]{1,8})"')
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([^"]+)"')
+_REF_PART = re.compile(r"^\$?([A-Z]{1,4})\$?([0-9]{1,8})$")
+_ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds a workbook must stay within before it is parsed."""
+
+    max_bytes: int = 5 * 1024 * 1024
+    max_entries: int = 64
+    max_uncompressed: int = 40 * 1024 * 1024
+    max_ratio: int = 120
+    max_sheets: int = 12
+    max_rows: int = 2000
+    max_columns: int = 64
+
+
+@dataclass
+class Problem(Exception):
+    """Why a file cannot be read: a message key, its parameters and where it sits."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    sheet: str | None = None
+    cell: str | None = None
+
+
+def column_index(letters: str) -> int:
+    """1-based index of a column name: A → 1, XFD → 16384."""
+    index = 0
+    for ch in letters:
+        index = index * 26 + (ord(ch) - 64)
+    return index
+
+
+def column_name(index: int) -> str:
+    """Column name of a 1-based column index."""
+    name = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def check_container(data: bytes, limits: Limits) -> dict[str, bytes]:
+    """The workbook's XML parts, once the zip container passed every guard; raises Problem otherwise."""
+    if len(data) > limits.max_bytes:
+        raise Problem("file_too_large", {"size": len(data), "limit": limits.max_bytes})
+    if data.startswith(OLE_MAGIC):
+        raise Problem("ole_file")
+    if not data.startswith(ZIP_MAGIC):
+        raise Problem("not_spreadsheet")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise Problem("corrupt_zip", {"detail": str(exc)[:120]}) from None
+    if len(infos) > limits.max_entries:
+        raise Problem("too_many_entries", {"count": len(infos), "limit": limits.max_entries})
+    declared = sum(i.file_size for i in infos)
+    if declared > limits.max_uncompressed:
+        raise Problem("zip_bomb", {"size": declared, "limit": limits.max_uncompressed})
+    names = {i.filename for i in infos}
+    if any(i.flag_bits & 0x1 for i in infos):
+        raise Problem("encrypted")
+    if any(n.lower().endswith(("vbaproject.bin", ".bin")) and "vba" in n.lower() for n in names):
+        raise Problem("macro")
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise Problem("not_spreadsheet")
+    parts: dict[str, bytes] = {}
+    for info in infos:
+        if info.file_size > 256 * 1024 and info.compress_size and (
+            info.file_size / info.compress_size > limits.max_ratio
+        ):
+            raise Problem("zip_bomb", {"size": info.file_size, "limit": limits.max_uncompressed})
+        if not info.filename.endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            with archive.open(info) as fh:
+                content = fh.read(info.file_size + 1)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+            raise Problem("corrupt_zip", {"detail": f"{info.filename}: {str(exc)[:100]}"}) from None
+        if len(content) != info.file_size:
+            raise Problem("corrupt_zip", {"detail": f"{info.filename}: size mismatch"})
+        if _ENTITY_DECL.search(content):
+            raise Problem("xml_entities", {"part": info.filename})
+        parts[info.filename] = content
+    content_types = parts.get("[Content_Types].xml", b"")
+    if any(marker in content_types for marker in MACRO_CONTENT):
+        raise Problem("macro")
+    return parts
+
+
+def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Sheets as (name, part path) and workbook-scope defined names as name → reference."""
+    from defusedxml import ElementTree
+
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    try:
+        workbook = ElementTree.fromstring(parts["xl/workbook.xml"])
+        rels_xml = parts.get("xl/_rels/workbook.xml.rels", b"<Relationships/>")
+        rels = ElementTree.fromstring(rels_xml)
+    except Exception as exc:  # defusedxml raises several unrelated types for hostile XML
+        raise Problem("corrupt_xml", {"detail": str(exc)[:120]}) from None
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        targets[rel.get("Id", "")] = target
+    sheets = []
+    sheets_el = workbook.find(f"{ns_main}sheets")
+    for sheet in sheets_el if sheets_el is not None else []:
+        sheets.append((sheet.get("name", ""), targets.get(sheet.get(f"{ns_rel}id", ""), "")))
+    defined: dict[str, str] = {}
+    names_el = workbook.find(f"{ns_main}definedNames")
+    for item in names_el if names_el is not None else []:
+        if item.get("localSheetId") is None and item.text:
+            defined[item.get("name", "")] = item.text.strip()
+    return sheets, defined
+
+
+def _check_bounds(sheets: list[tuple[str, str]], parts: dict[str, bytes], limits: Limits) -> None:
+    if len(sheets) > limits.max_sheets:
+        raise Problem("too_many_sheets", {"count": len(sheets), "limit": limits.max_sheets})
+    for name, part in sheets:
+        xml = parts.get(part)
+        if xml is None:
+            continue
+        refs = [m.group(1).decode() for m in _DIMENSION.finditer(xml)]
+        for ref in refs:
+            for corner in ref.split(":"):
+                _check_ref(corner, name, limits)
+        for match in _CELL_REF.finditer(xml):
+            col, row = match.group(1).decode(), int(match.group(2))
+            if column_index(col) > limits.max_columns or row > limits.max_rows:
+                raise Problem("out_of_bounds", {"limit": f"{column_name(limits.max_columns)}{limits.max_rows}"},
+                              sheet=name, cell=f"{col}{row}")
+
+
+def _check_ref(ref: str, sheet: str, limits: Limits) -> None:
+    match = _REF_PART.match(ref.strip())
+    if not match:
+        return
+    col, row = match.group(1), int(match.group(2))
+    if column_index(col) > limits.max_columns or row > limits.max_rows:
+        raise Problem("out_of_bounds", {"limit": f"{column_name(limits.max_columns)}{limits.max_rows}"},
+                      sheet=sheet, cell=f"{col}{row}")
+
+
+def parse_reference(reference: str) -> tuple[str, str] | None:
+    """Sheet and cell of a defined name's single-cell reference such as 'Есеп'!$C$14."""
+    if "!" not in reference:
+        return None
+    sheet, cell = reference.rsplit("!", 1)
+    sheet = sheet.strip()
+    if sheet.startswith("'") and sheet.endswith("'"):
+        sheet = sheet[1:-1].replace("''", "'")
+    match = _REF_PART.match(cell.strip())
+    if not match:
+        return None
+    return sheet, f"{match.group(1)}{match.group(2)}"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
+    """Checked read of one workbook: its sha256, sheet names, and every defined name's cell and value."""
+    parts = check_container(data, limits)
+    sheets, defined = _workbook_structure(parts)
+    _check_bounds(sheets, parts, limits)
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises its own error types for unreadable content
+        raise Problem("unreadable", {"detail": str(exc)[:160]}) from None
+    grids: dict[str, list[list[Any]]] = {}
+    cells: dict[str, dict[str, Any]] = {}
+    for name, reference in defined.items():
+        located = parse_reference(reference)
+        if located is None:
+            continue
+        sheet, cell = located
+        if sheet not in grids:
+            try:
+                grids[sheet] = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            except Exception:  # a name pointing at a missing sheet reads as absent
+                grids[sheet] = []
+        match = _REF_PART.match(cell)
+        assert match is not None
+        col, row = column_index(match.group(1)), int(match.group(2))
+        grid = grids[sheet]
+        value = grid[row - 1][col - 1] if row <= len(grid) and col <= len(grid[row - 1]) else None
+        if value == "":
+            value = None
+        cells[name] = {"sheet": sheet, "cell": cell, "value": _jsonable(value)}
+    tables: dict[str, list[list[Any]]] = {}
+    for name, _part in sheets:
+        if name.startswith("Дәлелдер"):
+            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            tables[name] = [[_jsonable(v) for v in row] for row in rows]
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "sheets": [name for name, _ in sheets],
+        "cells": cells,
+        "tables": tables,
+    }
+
+
+def read_path(path: str, limits: Limits) -> dict[str, Any]:
+    """Read one file from disk, refusing it by size before reading it whole."""
+    import os
+
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        return {"ok": False, "problem": {"code": "cannot_open", "params": {"detail": exc.strerror or str(exc)}}}
+    if size > limits.max_bytes:
+        problem = Problem("file_too_large", {"size": size, "limit": limits.max_bytes})
+        return {"ok": False, "problem": _problem_dict(problem)}
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_bytes + 1)
+        return {"ok": True, **read_workbook(data, limits)}
+    except Problem as problem:
+        return {"ok": False, "problem": _problem_dict(problem)}
+    except OSError as exc:
+        return {"ok": False, "problem": {"code": "cannot_open", "params": {"detail": str(exc)[:120]}}}
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    return {"code": problem.code, "params": problem.params, "sheet": problem.sheet, "cell": problem.cell}

@@ -1,0 +1,244 @@
+"""A deterministic generator of realistic sample returns for every registered entity, 2024Q1-2025Q4.
+
+Figures are cumulative from January; parts never exceed wholes; regions and entities differ in
+diligence; a few returns are missing, late, corrected by a later upload, or look formal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+from kpi.catalogue import Catalogue, Entity, Registry, load_catalogue, load_registry, measures_for_entity, parse_period
+from kpi.template import YES_NO, build_template
+
+SAMPLE_PERIODS = [f"{year}Q{q}" for year in (2024, 2025) for q in (1, 2, 3, 4)]
+
+# Typical size of each whole for a year, by entity type: (low, high). Stocks stay constant within a year.
+STOCKS = {"subdivisions_total", "civil_servants_total", "school_curricula_total", "students_total",
+          "staff_total", "theses_total"}
+SIZE = {
+    "subdivisions_total": {"central_body": (12, 40), "akimat": (18, 34)},
+    "nla_drafts_examined": {"central_body": (8, 60), "akimat": (4, 25)},
+    "nla_expertise_passed": {"central_body": (6, 50), "akimat": (3, 20)},
+    "expert_recommendations_made": {"central_body": (10, 80), "akimat": (4, 30)},
+    "external_recommendations_made": {"central_body": (5, 30), "akimat": (5, 25)},
+    "circumstances_found": {"central_body": (2, 15), "akimat": (2, 12)},
+    "managers_liable": {"central_body": (0, 6), "akimat": (0, 8)},
+    "former_offenders_found": {"central_body": (0, 3), "akimat": (0, 3)},
+    "survey_respondents": {"akimat": (600, 2500)},
+    "civil_servants_total": {"central_body": (300, 3000), "akimat": (600, 2500)},
+    "school_curricula_total": {"central_body": (120, 160)},
+    "students_total": {"university": (4000, 30000)},
+    "theses_total": {"university": (600, 5000)},
+    "staff_total": {"quasi_public": (800, 40000)},
+    "offences_administrative": {"central_body": (0, 25), "akimat": (2, 30)},
+    "offences_criminal": {"central_body": (0, 12), "akimat": (1, 15)},
+    "offences_discrediting": {"central_body": (0, 10), "akimat": (0, 12)},
+    "managers_moved_unexamined": {"central_body": (0, 2), "akimat": (0, 3)},
+    "risks_found": {"central_body": (1, 12), "akimat": (2, 14)},
+}
+# Yearly rate of each part against its whole (base for an average entity in 2024).
+RATE = {
+    "subdivisions_analysed": 0.82, "risks_eliminated": 0.64, "expert_recommendations_accepted": 0.71,
+    "external_recommendations_done": 0.68, "circumstances_eliminated": 0.6, "managers_disciplined": 0.55,
+    "former_offenders_dismissed": 0.7, "survey_ready_to_help": 0.58, "civil_servants_trained": 0.3,
+    "school_curricula_with_component": 0.74, "students_trained": 0.27, "theses_anticorruption": 0.09,
+    "staff_trained_iso37001": 0.17, "nla_adopted": 0.7, "nla_not_adopted": 0.2,
+    "corruption_factors_found": 0.6,
+}
+FLAG_RATE = {"anticorruption_standard_adopted": 0.72, "iso37001_certified": 0.16, "compliance_service_established": 0.8}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How diligent an entity is, and how its figures are shaped."""
+
+    diligence: float  # added to every rate
+    size: float  # 0..1 position inside the type's size range
+    late: float  # chance a return comes in late
+    formal: bool  # reports 100 % shares and copies figures
+
+
+def _profile(rng: random.Random, entity: Entity, region_effect: dict[str, float]) -> Profile:
+    base = region_effect.get(entity.region or "", 0.0)
+    return Profile(
+        diligence=base + rng.gauss(0, 0.08), size=rng.random(), late=rng.choice([0.02, 0.05, 0.1, 0.3]),
+        formal=rng.random() < 0.06,
+    )
+
+
+def _quarter_share(quarter: int, rng: random.Random) -> float:
+    return min(1.0, quarter / 4 * rng.uniform(0.9, 1.08)) if quarter < 4 else 1.0
+
+
+def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year: int, profile: Profile,
+                 rng: random.Random) -> list[dict[str, int]]:
+    """Four cumulative quarterly returns of one entity for one year."""
+    codes = [m.code for m in measures_for_entity(catalogue, registry, entity)]
+    kinds = {m.code: m.kind for m in catalogue.measures}
+    improvement = 0.05 * (year - 2024)
+    annual: dict[str, int] = {}
+    for code in codes:
+        if kinds[code] == "flag":
+            continue
+        family = "risks_found" if code.startswith("risks_found_") else code
+        if family in SIZE:
+            low, high = SIZE[family].get(entity.type, (0, 10))
+            annual[code] = int(low + (high - low) * min(1.0, max(0.0, profile.size + rng.gauss(0, 0.1))))
+    for rule in catalogue.return_rules:
+        if not all(m in codes for m in (*rule.part, *rule.whole)):
+            continue
+        whole = sum(annual.get(m, 0) for m in rule.whole)
+        remaining = whole
+        for part in rule.part:
+            family = "risks_eliminated" if part.startswith("risks_eliminated_") else part
+            rate = RATE.get(family, 0.6) + profile.diligence + improvement
+            if profile.formal:
+                rate = 1.0
+            value = min(remaining, max(0, round(whole * min(1.0, max(0.0, rate + rng.gauss(0, 0.05))))))
+            annual[part] = value
+            remaining -= value
+    for code in codes:
+        if code not in annual and kinds[code] == "count":
+            whole = annual.get("nla_drafts_examined", 10)
+            annual[code] = max(0, round(whole * RATE.get(code, 0.3) * rng.uniform(0.5, 1.5)))
+    flags = {}
+    for code in codes:
+        if kinds[code] == "flag":
+            chance = FLAG_RATE.get(code, 0.5) + profile.diligence + improvement
+            flags[code] = (rng.random() < chance, rng.randint(1, 4))
+    quarters = []
+    previous: dict[str, int] = {}
+    for quarter in range(1, 5):
+        share = _quarter_share(quarter, rng)
+        figures: dict[str, int] = {}
+        for code, value in annual.items():
+            if code in STOCKS:
+                figures[code] = value
+            else:
+                figures[code] = max(previous.get(code, 0), round(value * share))
+        for rule in catalogue.return_rules:  # keep every part within its whole after rounding
+            if all(m in figures for m in (*rule.part, *rule.whole)):
+                whole = sum(figures[m] for m in rule.whole)
+                excess = sum(figures[m] for m in rule.part) - whole
+                for part in reversed(rule.part):
+                    if excess <= 0:
+                        break
+                    cut = min(excess, figures[part])
+                    figures[part] -= cut
+                    excess -= cut
+        for code, (adopted, from_quarter) in flags.items():
+            figures[code] = int(adopted and quarter >= from_quarter)
+        if profile.formal and quarter > 1 and rng.random() < 0.5:
+            figures = dict(previous)  # copied unchanged from the previous quarter
+        quarters.append(figures)
+        previous = figures
+    return quarters
+
+
+def fill_by_names(template: bytes, values: dict[str, Any]) -> bytes:
+    """Fill a template's input cells through their defined names, as any program may."""
+    wb = load_workbook(io.BytesIO(template))
+    for name, value in values.items():
+        for sheet, ref in wb.defined_names[name].destinations:
+            wb[sheet][ref.replace("$", "")].value = value
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def render_values(catalogue: Catalogue, figures: dict[str, int], rng: random.Random, lang: str = "kk") -> dict[str, Any]:
+    """Figures as an officer types them: flags as localised Yes/No (sometimes 1/0)."""
+    kinds = {m.code: m.kind for m in catalogue.measures}
+    yes, no = YES_NO[lang]
+    out: dict[str, Any] = {}
+    for code, value in figures.items():
+        if kinds[code] == "flag" and rng.random() < 0.85:
+            out[code] = yes if value else no
+        else:
+            out[code] = value
+    return out
+
+
+def quarter_end(period: str) -> dt.date:
+    year, quarter = parse_period(period)
+    return dt.date(year, 12, 31) if quarter == 4 else dt.date(year, 3 * quarter + 1, 1) - dt.timedelta(days=1)
+
+
+def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None = None) -> int:
+    """Write sample returns and `manifest.json` (upload order, submission times, example targets)."""
+    catalogue, registry = load_catalogue(), load_registry()
+    periods = periods or SAMPLE_PERIODS
+    rng = random.Random(seed)
+    region_effect = {r.code: rng.gauss(0, 0.07) for r in registry.regions}
+    uploads: list[dict[str, Any]] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    years = sorted({parse_period(p)[0] for p in periods})
+    for entity in registry.entities:
+        profile = _profile(rng, entity, region_effect)
+        for year in years:
+            quarters = year_figures(catalogue, registry, entity, year, profile, rng)
+            for quarter, figures in enumerate(quarters, start=1):
+                period = f"{year}Q{quarter}"
+                if period not in periods:
+                    continue
+                if rng.random() < 0.03 and period != periods[-1]:
+                    continue  # a missing return
+                due = quarter_end(period) + dt.timedelta(days=10)
+                late = rng.random() < profile.late
+                submitted = due + dt.timedelta(days=rng.randint(1, 25) if late else -rng.randint(0, 9))
+                at = dt.datetime.combine(submitted, dt.time(9 + rng.randint(0, 8), rng.randint(0, 59)),
+                                         tzinfo=dt.UTC)
+                lang = rng.choice(["kk", "kk", "ru"])
+                name = f"{period}/{entity.code}.xlsx"
+                correction = rng.random() < 0.04
+                first = dict(figures)
+                if correction:  # the first upload had a typo, corrected a few days later
+                    code = rng.choice(sorted(k for k in first if catalogue.measure_by_code[k].kind == "count"))
+                    first[code] = max(0, first[code] - rng.randint(1, 3))
+                    for rule in catalogue.return_rules:
+                        if code in rule.whole and all(m in first for m in rule.part):
+                            while sum(first[m] for m in rule.part) > sum(first[m] for m in rule.whole):
+                                victim = next(m for m in rule.part if first[m] > 0)
+                                first[victim] -= 1
+                _write_return(out_dir / name, catalogue, registry, entity, period, first, rng, lang)
+                uploads.append({"file": name, "submitted_at": at.isoformat(), "entity": entity.code,
+                                "period": period})
+                if correction:
+                    fixed = f"{period}/{entity.code}.v2.xlsx"
+                    _write_return(out_dir / fixed, catalogue, registry, entity, period, figures, rng, lang)
+                    uploads.append({"file": fixed, "submitted_at": (at + dt.timedelta(days=rng.randint(2, 9))).isoformat(),
+                                    "entity": entity.code, "period": period})
+    uploads.sort(key=lambda u: (u["submitted_at"], u["file"]))
+    manifest = {
+        "generator": "python -m kpi sample", "seed": seed, "periods": periods,
+        "targets": [
+            {"metric": metric, "year": year, "value": value}
+            for metric, value in EXAMPLE_TARGETS.items() for year in years
+        ],
+        "uploads": uploads,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return len(uploads)
+
+
+# Illustrative analyst targets for the demo database (the guide states only G3.K4-G3.K6 and G4.K2 staff).
+EXAMPLE_TARGETS = {
+    "G1.K1": 100, "G2.K1": 70, "G2.K2": 75, "G2.K3": 80, "G2.K4": 70, "G2.K5": 60, "G2.K6": 90, "G2.K8": 90,
+    "G3.K1": 60, "G3.K2": 35, "G3.K3": 80, "G4.K1": 90, "G4.K2": 25, "G1.K2": 0.8, "G1.K3": 0,
+}
+
+
+def _write_return(path: Path, catalogue: Catalogue, registry: Registry, entity: Entity, period: str,
+                  figures: dict[str, int], rng: random.Random, lang: str) -> None:
+    template = build_template(catalogue, registry, entity.code, period, lang=lang)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(fill_by_names(template, render_values(catalogue, figures, rng, lang)))

@@ -1,0 +1,80 @@
+"""Parasat settings: one typed object, from defaults, an optional TOML file and the environment."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = PROJECT_ROOT / "var" / "parasat.duckdb"
+SETTINGS_FILE = Path(os.environ.get("PARASAT_SETTINGS_FILE", PROJECT_ROOT / "parasat.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting Parasat reads; each field documents itself and can be set as PARASAT_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="PARASAT_", extra="forbid", toml_file=SETTINGS_FILE)
+
+    db_path: Path = Field(
+        DEFAULT_DB,
+        description="The embedded DuckDB file the app and the CLI use; KPI_DB overrides it too.",
+    )
+    sample_dir: Path = Field(
+        PROJECT_ROOT / "data" / "sample",
+        description="Sample returns loaded into the default database on first run.",
+    )
+    max_upload_bytes: int = Field(
+        5 * 1024 * 1024, description="A return larger than this is refused before any parsing."
+    )
+    max_zip_entries: int = Field(64, description="A workbook with more zip entries is refused.")
+    max_uncompressed_bytes: int = Field(
+        40 * 1024 * 1024, description="Largest total uncompressed size of a workbook's parts."
+    )
+    max_compression_ratio: int = Field(
+        120, description="Largest uncompressed/compressed ratio of one zip entry (zip-bomb guard)."
+    )
+    reader_memory_bytes: int = Field(
+        1536 * 1024 * 1024, description="Address-space limit of the sandboxed reader process."
+    )
+    reader_timeout_seconds: float = Field(
+        20.0, description="Time a single file may take in the sandboxed reader before it is refused."
+    )
+    reader_threads: int = Field(4, description="Reader threads inside the sandboxed worker.")
+    submission_deadline_days: int = Field(
+        10, description="Calendar days after a quarter's end by which its return is due."
+    )
+    at_risk_margin: float = Field(
+        0.1, description="A value within this fraction of its target counts as 'at risk', not 'missed'."
+    )
+    default_language: str = Field("kk", description="Language of the interface when none is chosen.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
+    """The database to use and whether it is the app's default (which gets the sample data)."""
+    if explicit:
+        return Path(explicit), False
+    env_db = os.environ.get("KPI_DB")
+    if env_db:
+        return Path(env_db), False
+    return get_settings().db_path, True

@@ -1,0 +1,234 @@
+"""Return templates: an XLSX per entity and period with one named, validated input cell per measure."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from kpi.catalogue import Catalogue, Entity, Registry, kpis_for_entity, parse_period
+
+TEMPLATE_VERSION = "PARASAT-4.2026.1"
+SUPPORTED_TEMPLATE_VERSIONS: tuple[str, ...] = (TEMPLATE_VERSION,)
+RETURN_SHEET = "Есеп"
+INSTRUCTIONS_SHEET = "Нұсқаулық"
+VALUE_COLUMN = "C"
+META_NAMES = ("meta_entity", "meta_entity_type", "meta_period", "meta_template_version")
+YES_NO = {"kk": ("Иә", "Жоқ"), "ru": ("Да", "Нет"), "en": ("Yes", "No")}
+MAX_TEMPLATE_ROWS = 400
+MAX_TEMPLATE_COLUMNS = 12
+SHEET_PASSWORD = "parasat"
+
+_TITLE_FONT = Font(name="Arial", size=14, bold=True, color="FFFFFF")
+_GROUP_FILL = PatternFill("solid", fgColor="0B3D6B")
+_KPI_FILL = PatternFill("solid", fgColor="DCE8F5")
+_INPUT_FILL = PatternFill("solid", fgColor="FFF7D6")
+_META_FILL = PatternFill("solid", fgColor="EDEDED")
+_THIN = Side(style="thin", color="9AA9B8")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(wrap_text=True, vertical="center")
+
+
+@dataclass(frozen=True)
+class TemplateCell:
+    """Where a measure's input cell sits in the template."""
+
+    measure: str
+    sheet: str
+    cell: str
+
+
+def measure_layout(catalogue: Catalogue, registry: Registry, entity: Entity) -> list[tuple[str, str | None]]:
+    """The template's rows below the header: ('group', id), ('kpi', id) and ('measure', code) in order."""
+    rows: list[tuple[str, str | None]] = []
+    placed: set[str] = set()
+    kpis = kpis_for_entity(catalogue, registry, entity)
+    for group in catalogue.groups:
+        group_kpis = [k for k in kpis if k.group_id == group.id]
+        if not group_kpis:
+            continue
+        rows.append(("group", group.id))
+        for kpi in group_kpis:
+            rows.append(("kpi", kpi.id))
+            for code in kpi.measures:
+                if code in placed:
+                    rows.append(("shared", code))
+                    continue
+                placed.add(code)
+                rows.append(("measure", code))
+    return rows
+
+
+FIRST_DATA_ROW = 10
+
+
+def build_template(
+    catalogue: Catalogue, registry: Registry, entity_code: str, period: str, *, lang: str = "kk"
+) -> bytes:
+    """The XLSX bytes of a blank return for one entity and period."""
+    parse_period(period)
+    entity = registry.entity_by_code.get(entity_code)
+    if entity is None:
+        raise KeyError(entity_code)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = RETURN_SHEET
+    _write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET, 0), entity, period)
+    yes, no = YES_NO.get(lang, YES_NO["kk"])
+
+    ws.sheet_view.showGridLines = False
+    ws.column_dimensions["A"].width = 24
+    ws.column_dimensions["B"].width = 70
+    ws.column_dimensions["C"].width = 16
+    ws.column_dimensions["D"].width = 60
+    ws.merge_cells("A1:D1")
+    ws["A1"] = "ҮББ № 4 «Сыбайлас жемқорлықтың алдын алу және оған қарсы іс-қимыл» — тоқсандық есеп / квартальный отчёт"
+    ws["A1"].font = _TITLE_FONT
+    ws["A1"].fill = _GROUP_FILL
+    ws["A1"].alignment = _WRAP
+    ws.row_dimensions[1].height = 36
+
+    meta = [
+        ("meta_entity", "Ұйым коды / Код организации", entity.code),
+        ("meta_entity_type", "Ұйым түрі / Тип организации", entity.type),
+        ("meta_period", "Кезең / Период (жыл басынан өсу қорытындысымен / нарастающим итогом)", period),
+        ("meta_template_version", "Үлгі нұсқасы / Версия шаблона", TEMPLATE_VERSION),
+    ]
+    ws["A3"] = "Ұйым / Организация"
+    ws["B3"] = f"{entity.name.kk}\n{entity.name.ru}"
+    ws["B3"].alignment = _WRAP
+    ws.row_dimensions[3].height = 32
+    for offset, (name, label, value) in enumerate(meta):
+        row = 4 + offset
+        ws[f"B{row}"] = label
+        cell = ws[f"{VALUE_COLUMN}{row}"]
+        cell.value = value
+        cell.fill = _META_FILL
+        cell.border = _BOX
+        cell.font = Font(bold=True)
+        _define(wb, name, RETURN_SHEET, f"{VALUE_COLUMN}{row}")
+    header_row = FIRST_DATA_ROW - 1
+    for col, label in zip("ABCD", ("Код / Code", "Көрсеткіш / Показатель", "Мән / Значение", "Түсініктеме / Пояснение")):
+        ws[f"{col}{header_row}"] = label
+        ws[f"{col}{header_row}"].font = Font(bold=True)
+        ws[f"{col}{header_row}"].border = _BOX
+
+    counts = DataValidation(
+        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=False,
+        showErrorMessage=True, errorTitle="Қате / Ошибка",
+        error="Теріс емес бүтін сан енгізіңіз / Введите целое неотрицательное число",
+    )
+    flags = DataValidation(
+        type="list", formula1=f'"{yes},{no}"', allow_blank=False, showErrorMessage=True,
+        errorTitle="Қате / Ошибка", error=f"{yes} / {no}",
+    )
+    ws.add_data_validation(counts)
+    ws.add_data_validation(flags)
+
+    row = FIRST_DATA_ROW
+    for kind, ident in measure_layout(catalogue, registry, entity):
+        if kind == "group":
+            group = catalogue.group(str(ident))
+            ws.merge_cells(f"A{row}:D{row}")
+            ws[f"A{row}"] = f"№ {group.number} ЖОБАЛАР ТОБЫ / ГРУППА ПРОЕКТОВ № {group.number}: {group.title.kk} / {group.title.ru}"
+            ws[f"A{row}"].font = Font(bold=True, color="FFFFFF")
+            ws[f"A{row}"].fill = _GROUP_FILL
+            ws[f"A{row}"].alignment = _WRAP
+            ws.row_dimensions[row].height = 30
+        elif kind == "kpi":
+            kpi = catalogue.kpi_by_id[str(ident)]
+            ws[f"A{row}"] = kpi.id
+            ws.merge_cells(f"B{row}:D{row}")
+            ws[f"B{row}"] = f"{kpi.title.kk}\n{kpi.title.ru}"
+            for col in "ABCD":
+                ws[f"{col}{row}"].fill = _KPI_FILL
+            ws[f"A{row}"].font = Font(bold=True)
+            ws[f"B{row}"].alignment = _WRAP
+            ws.row_dimensions[row].height = 48
+        else:
+            measure = catalogue.measure_by_code[str(ident)]
+            ws[f"A{row}"] = measure.code
+            ws[f"A{row}"].font = Font(color="6B7B8C", size=9)
+            ws[f"B{row}"] = f"{measure.label.kk}\n{measure.label.ru}"
+            ws[f"B{row}"].alignment = _WRAP
+            ws.row_dimensions[row].height = 32
+            if kind == "shared":
+                ws[f"C{row}"] = "↑"
+                ws[f"D{row}"] = "Жоғарыда енгізілген / Указано выше"
+            else:
+                cell = ws[f"{VALUE_COLUMN}{row}"]
+                cell.fill = _INPUT_FILL
+                cell.border = _BOX
+                cell.protection = Protection(locked=False)
+                (flags if measure.kind == "flag" else counts).add(cell)
+                cell.number_format = "0" if measure.kind == "count" else "@"
+                if measure.help:
+                    ws[f"D{row}"] = f"{measure.help.kk}\n{measure.help.ru}"
+                    ws[f"D{row}"].alignment = _WRAP
+                    ws[f"D{row}"].font = Font(size=9, color="4A5A6A")
+                _define(wb, measure.code, RETURN_SHEET, f"{VALUE_COLUMN}{row}")
+        row += 1
+    ws.freeze_panes = f"A{FIRST_DATA_ROW}"
+    ws.protection.sheet = True
+    ws.protection.password = SHEET_PASSWORD
+    ws.protection.formatCells = False
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    wb.active = 1
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _define(wb: Workbook, name: str, sheet: str, cell: str) -> None:
+    col = "".join(ch for ch in cell if ch.isalpha())
+    row = "".join(ch for ch in cell if ch.isdigit())
+    wb.defined_names[name] = DefinedName(name, attr_text=f"'{sheet}'!${col}${row}")
+
+
+def _write_instructions(ws, entity: Entity, period: str) -> None:  # type: ignore[no-untyped-def]
+    year, quarter = parse_period(period)
+    lines = [
+        ("ҮББ № 4 тоқсандық есебін толтыру нұсқаулығы", True),
+        (f"Ұйым: {entity.name.kk} ({entity.code}); кезең: {year} жылғы {quarter}-тоқсан.", False),
+        ("1. «Есеп» парағындағы сары ұяшықтарды ғана толтырыңыз; басқа ұяшықтар қорғалған.", False),
+        ("2. Сандар — теріс емес бүтін сандар, жыл басынан тоқсан соңына дейін өсу қорытындысымен.", False),
+        ("3. Белгілер үшін тізімнен «Иә» немесе «Жоқ» таңдаңыз (1/0 да қабылданады).", False),
+        ("4. Бос ұяшық — қате, нөл емес: көрсеткіш болмаса 0 енгізіңіз.", False),
+        ("5. Бөлік бүтіннен аспауы тиіс (мысалы, жойылған тәуекелдер ≤ анықталған тәуекелдер).", False),
+        ("6. Растайтын құжаттар бірінші басшының, аппарат басшысының немесе оның орынбасарларының деңгейінен төмен емес қол қойылған болуы тиіс.", False),
+        ("", False),
+        ("Инструкция по заполнению квартального отчёта по ТБН № 4", True),
+        (f"Организация: {entity.name.ru} ({entity.code}); период: {quarter} квартал {year} года.", False),
+        ("1. Заполняйте только жёлтые ячейки листа «Есеп»; остальные ячейки защищены.", False),
+        ("2. Числа — целые неотрицательные, нарастающим итогом с начала года до конца квартала.", False),
+        ("3. Для признаков выберите из списка «Да»/«Иә» или «Нет»/«Жоқ» (принимаются также 1/0).", False),
+        ("4. Пустая ячейка — ошибка, а не ноль: при отсутствии показателя введите 0.", False),
+        ("5. Часть не может превышать целое (например, устранённые риски ≤ выявленных рисков).", False),
+        ("6. Подтверждающие документы подписываются не ниже первого руководителя, руководителя аппарата или его заместителей.", False),
+        ("", False),
+        (f"Үлгі нұсқасы / Версия шаблона: {TEMPLATE_VERSION}", False),
+    ]
+    ws.column_dimensions["A"].width = 120
+    for index, (text, bold) in enumerate(lines, start=1):
+        ws[f"A{index}"] = text
+        ws[f"A{index}"].alignment = Alignment(wrap_text=True)
+        if bold:
+            ws[f"A{index}"].font = Font(bold=True, size=13)
+    ws.protection.sheet = True
+    ws.protection.password = SHEET_PASSWORD
+
+
+def write_template(
+    catalogue: Catalogue, registry: Registry, entity_code: str, period: str, out: Path, *, lang: str = "kk"
+) -> Path:
+    """Write a blank return template to `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(build_template(catalogue, registry, entity_code, period, lang=lang))
+    return out

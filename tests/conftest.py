@@ -1,0 +1,62 @@
+"""Shared fixtures: the real catalogue and registry, a real DuckDB file, real XLSX returns."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.pop("KPI_DB", None)
+
+from kpi.catalogue import Catalogue, Registry, load_catalogue, load_registry, measures_for_entity  # noqa: E402
+from kpi.sample import fill_by_names  # noqa: E402
+from kpi.store import Store  # noqa: E402
+from kpi.template import build_template  # noqa: E402
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return load_registry()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "test.duckdb") as opened:
+        yield opened
+
+
+def zero_values(catalogue: Catalogue, registry: Registry, entity_code: str) -> dict[str, Any]:
+    """Every measure of the entity's return set to 0 (flags to No)."""
+    entity = registry.entity_by_code[entity_code]
+    return {m.code: 0 for m in measures_for_entity(catalogue, registry, entity)}
+
+
+@pytest.fixture
+def make_return(tmp_path: Path, catalogue: Catalogue, registry: Registry) -> Callable[..., Path]:
+    """Write a filled return: every measure 0 unless given, filled through the defined names."""
+
+    def make(entity: str, period: str, values: dict[str, Any] | None = None, *, name: str | None = None,
+             drop: tuple[str, ...] = ()) -> Path:
+        figures = zero_values(catalogue, registry, entity)
+        figures.update(values or {})
+        for code in drop:
+            figures[code] = None
+        data = fill_by_names(build_template(catalogue, registry, entity, period), figures)
+        path = tmp_path / (name or f"{entity}_{period}.xlsx")
+        path.write_bytes(data)
+        return path
+
+    return make
