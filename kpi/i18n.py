@@ -13,12 +13,20 @@ from kpi.catalogue import DATA_DIR, LANGUAGES
 DEFAULT_LANGUAGE = "kk"
 
 
+MESSAGES_DIR: Path = DATA_DIR / "messages"
+
+
 @lru_cache(maxsize=1)
 def messages() -> dict[str, dict[str, str]]:
-    """Every interface text by key, each with kk, ru and en."""
-    path: Path = DATA_DIR / "messages.yaml"
-    with open(path, encoding="utf-8") as fh:
-        data: dict[str, dict[str, str]] = yaml.safe_load(fh)
+    """Every interface text by key, each with kk, ru and en (one file per area, no key twice)."""
+    data: dict[str, dict[str, str]] = {}
+    for path in sorted(MESSAGES_DIR.glob("*.yaml")):
+        with open(path, encoding="utf-8") as fh:
+            part: dict[str, dict[str, str]] = yaml.safe_load(fh) or {}
+        duplicated = set(part) & set(data)
+        if duplicated:
+            raise ValueError(f"{path.name} repeats message keys {sorted(duplicated)}")
+        data.update(part)
     return data
 
 

@@ -54,6 +54,8 @@ RATE = {
     "staff_trained_iso37001": 0.17, "nla_adopted": 0.7, "nla_not_adopted": 0.2,
     "corruption_factors_found": 0.6,
 }
+FORMAL_FAMILIES = {"subdivisions_analysed", "risks_eliminated", "external_recommendations_done",
+                   "circumstances_eliminated"}
 FLAG_RATE = {"anticorruption_standard_adopted": 0.72, "iso37001_certified": 0.16, "compliance_service_established": 0.8}
 
 
@@ -100,8 +102,9 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
         remaining = whole
         for part in rule.part:
             family = "risks_eliminated" if part.startswith("risks_eliminated_") else part
-            rate = RATE.get(family, 0.6) + profile.diligence + improvement
-            if profile.formal:
+            base = RATE.get(family, 0.6)
+            rate = base * (1 + 1.5 * profile.diligence + improvement)
+            if profile.formal and family in FORMAL_FAMILIES:
                 rate = 1.0
             value = min(remaining, max(0, round(whole * min(1.0, max(0.0, rate + rng.gauss(0, 0.05))))))
             annual[part] = value

@@ -212,7 +212,7 @@ def rule_parts_within_wholes(ctx: Context) -> None:
         whole = sum(ctx.values[m] for m in rule.whole)
         if part > whole:
             ctx.add("part_exceeds_whole", measure=rule.part[-1], value=part,
-                    part=" + ".join(rule.part), whole=" + ".join(rule.whole), whole_value=whole)
+                    part=" + ".join(rule.part), part_value=part, whole=" + ".join(rule.whole), whole_value=whole)
 
 
 RULES: tuple[Rule, ...] = (
