@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -62,14 +63,13 @@ def _sql_str(text: str | None) -> str:
     return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
-def _definition_ctes(catalogue: Catalogue, registry: Registry, scope_entities: frozenset[str] | None) -> str:
-    """The catalogue's formulas and the registry's reporting duties as inline SQL tables."""
+def _definition_rows(catalogue: Catalogue, registry: Registry) -> dict[str, tuple[str, list[str]]]:
+    """The catalogue's formulas and the registry's reporting duties as rows of three small tables."""
     entity_rows = [
         f"({_sql_str(e.code)}, {_sql_str(e.type)}, {_sql_str(e.region)}, {_sql_str(k.id)})"
         for e in registry.entities
-        if scope_entities is None or e.code in scope_entities
         for k in kpis_for_entity(catalogue, registry, e)
-    ] or ["(NULL, NULL, NULL, NULL)"]
+    ]
     def_rows, term_rows = [], []
     for kpi in catalogue.kpis:
         for metric, formula in _formulas(kpi):
@@ -79,15 +79,19 @@ def _definition_ctes(catalogue: Catalogue, registry: Registry, scope_entities: f
             term_rows += [f"({_sql_str(metric)}, 'num', {_sql_str(m)})" for m in formula.numerator]
             if isinstance(formula.denominator, tuple):
                 term_rows += [f"({_sql_str(metric)}, 'den', {_sql_str(m)})" for m in formula.denominator]
-    return (
-        "entity_kpi(entity_code, entity_type, region, kpi) AS (VALUES " + ", ".join(entity_rows) + "),\n"
-        "metric_def(metric, kpi, scale, den_kind) AS (VALUES " + ", ".join(def_rows) + "),\n"
-        "metric_term(metric, part, measure) AS (VALUES " + ", ".join(term_rows) + ")"
-    )
+    return {
+        "entity_kpi": ("entity_code VARCHAR, entity_type VARCHAR, region VARCHAR, kpi VARCHAR", entity_rows),
+        "metric_def": ("metric VARCHAR, kpi VARCHAR, scale DOUBLE, den_kind VARCHAR", def_rows),
+        "metric_term": ("metric VARCHAR, part VARCHAR, measure VARCHAR", term_rows),
+    }
 
 
 AGGREGATE_SQL = """
-WITH {definitions},
+WITH entity_kpi AS (SELECT * FROM {entity_kpi}
+                    WHERE $scope::VARCHAR[] IS NULL OR entity_code IN (SELECT unnest($scope::VARCHAR[]))),
+metric_def AS (SELECT * FROM {metric_def}
+               WHERE metric IN (SELECT unnest($metrics::VARCHAR[])) OR len($metrics::VARCHAR[]) = 0),
+metric_term AS (SELECT * FROM {metric_term}),
 periods(period) AS (SELECT unnest($periods::VARCHAR[])),
 cur AS (SELECT entity_code, period, measure, value FROM current_value WHERE period IN (SELECT period FROM periods)),
 reported AS (SELECT DISTINCT entity_code, period FROM current_return WHERE period IN (SELECT period FROM periods)),
@@ -102,7 +106,6 @@ per_entity AS (
     LEFT JOIN reported r ON r.entity_code = ek.entity_code AND r.period = p.period
     LEFT JOIN metric_term t ON t.metric = d.metric
     LEFT JOIN cur c ON c.entity_code = ek.entity_code AND c.period = p.period AND c.measure = t.measure
-    WHERE d.metric IN (SELECT unnest($metrics::VARCHAR[])) OR len($metrics::VARCHAR[]) = 0
     GROUP BY ALL
 ),
 shaped AS (
@@ -183,7 +186,25 @@ class KpiEngine:
         self.catalogue = catalogue
         self.registry = registry
         self.at_risk_margin = at_risk_margin
-        self._definitions: dict[frozenset[str] | None, str] = {}
+        rows = _definition_rows(catalogue, registry)
+        digest = hashlib.sha256(repr(sorted(rows.items())).encode()).hexdigest()[:12]
+        self._tables = {name: f"kpi_{name}_{digest}" for name in rows}
+        self._create_sql = [
+            f"CREATE TEMP TABLE IF NOT EXISTS {self._tables[name]} ({columns}) ; "
+            + (f"INSERT INTO {self._tables[name]} VALUES {', '.join(values)}" if values else "")
+            for name, (columns, values) in rows.items()
+        ]
+        self._sql = AGGREGATE_SQL.format(**self._tables)
+
+    def _ensure_definitions(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Load the definition tables into this cursor's temporary schema once (parsing them is the slow part)."""
+        present = cur.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [self._tables["entity_kpi"]]
+        ).fetchone()
+        if present and present[0]:
+            return
+        for statement in self._create_sql:
+            cur.execute(statement)
 
     def compute(
         self,
@@ -193,18 +214,26 @@ class KpiEngine:
         levels: Iterable[str] = LEVELS,
         metrics: Iterable[str] = (),
         scope: AccessScope = FULL_ACCESS,
+        within: frozenset[str] | None = None,
     ) -> list[KpiValue]:
-        """Every requested metric × level × key × period; a restricted scope sees only its own entities."""
+        """Every requested metric × level × key × period; a restricted scope sees only its own entities.
+
+        `within` is a filter, not an access rule: it narrows the population (e.g. akimats of one region)
+        and keeps the aggregate levels, which then sum over that population only.
+        """
         for period in periods:
             parse_period(period)
         levels = list(levels)
+        population = scope.entities
         if scope.entities is not None:
             levels = [lvl for lvl in levels if lvl == "entity"]
-        if scope.entities not in self._definitions:
-            self._definitions[scope.entities] = _definition_ctes(self.catalogue, self.registry, scope.entities)
-        sql = AGGREGATE_SQL.format(definitions=self._definitions[scope.entities])
+        if within is not None:
+            population = within if population is None else population & within
+        self._ensure_definitions(cur)
+        population_list = None if population is None else sorted(population)
         rows = cur.execute(
-            sql, {"periods": list(periods), "levels": levels, "metrics": list(metrics)}
+            self._sql,
+            {"periods": list(periods), "levels": levels, "metrics": list(metrics), "scope": population_list},
         ).fetchall()
         targets_by_year = {year: targets_for_year(cur, year) for year in {parse_period(p)[0] for p in periods}}
         out = []

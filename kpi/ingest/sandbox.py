@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -51,10 +52,8 @@ class _Worker:
 
     def finish_input(self) -> None:
         assert self.proc.stdin is not None
-        try:
+        with contextlib.suppress(OSError):
             self.proc.stdin.close()
-        except OSError:
-            pass
 
     def messages(self, timeout: float) -> list[dict[str, Any]] | None:
         """Messages that arrived within `timeout` seconds; None when the process has ended."""
@@ -78,11 +77,9 @@ class _Worker:
         self.proc.wait()
         self._selector.close()
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                if stream is not None:
+            if stream is not None:
+                with contextlib.suppress(OSError):
                     stream.close()
-            except OSError:
-                pass
 
 
 def _failure(code: str, **params: Any) -> dict[str, Any]:
