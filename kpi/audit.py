@@ -11,11 +11,22 @@ import hashlib
 import json
 import os
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 _LOCK = threading.Lock()
 GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something to record: who did what to which subject, with details."""
+
+    actor: str
+    action: str
+    subject: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def _last_hash(path: Path) -> str:
@@ -27,25 +38,35 @@ def _last_hash(path: Path) -> str:
     return str(json.loads(lines[-1])["hash"]) if lines else GENESIS
 
 
-def record(path: Path, actor: str, action: str, subject: str | None = None, **detail: Any) -> dict[str, Any]:
-    """Append one event (who, what, on what, when) chained to the previous one by sha256."""
+def _digest(entry: dict[str, Any]) -> str:
+    body = json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record_many(path: Path, events: list[Event]) -> list[dict[str, Any]]:
+    """Append events in order, each chained to the previous one by sha256; one disk flush for all."""
+    if not events:
+        return []
     with _LOCK:
         path.parent.mkdir(parents=True, exist_ok=True)
-        entry: dict[str, Any] = {
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "detail": detail,
-            "prev": _last_hash(path),
-        }
-        body = json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str)
-        entry["hash"] = hashlib.sha256(body.encode()).hexdigest()
+        previous = _last_hash(path)
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        entries = []
+        for event in events:
+            entry: dict[str, Any] = {"at": at, "actor": event.actor, "action": event.action,
+                                     "subject": event.subject, "detail": event.detail, "prev": previous}
+            entry["hash"] = previous = _digest(entry)
+            entries.append(entry)
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+            fh.write("".join(json.dumps(e, ensure_ascii=False, sort_keys=True, default=str) + "\n" for e in entries))
             fh.flush()
             os.fsync(fh.fileno())
-        return entry
+        return entries
+
+
+def record(path: Path, actor: str, action: str, subject: str | None = None, **detail: Any) -> dict[str, Any]:
+    """Append one event (who, what, on what, when)."""
+    return record_many(path, [Event(actor, action, subject, detail)])[0]
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -61,10 +82,7 @@ def verify(path: Path) -> bool:
     previous = GENESIS
     for entry in read(path):
         claimed = entry.pop("hash")
-        if entry["prev"] != previous:
-            return False
-        body = json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str)
-        if hashlib.sha256(body.encode()).hexdigest() != claimed:
+        if entry["prev"] != previous or _digest(entry) != claimed:
             return False
         previous = claimed
     return True

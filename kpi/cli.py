@@ -147,6 +147,40 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_briefing(args: argparse.Namespace) -> int:
+    from kpi.briefing import BriefingError, BriefingRequest, PdfUnavailable, pptx_to_pdf, resolve_scope, write_briefing
+    from kpi.service import open_store
+
+    lang = _lang(args)
+    try:
+        parse_period(args.period)
+    except ValueError:
+        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+        return 2
+    try:
+        scope = resolve_scope(args.scope, load_registry())
+    except BriefingError:
+        print(t("briefing.error.unknown_scope", lang, scope=args.scope), file=sys.stderr)
+        return 2
+    try:
+        request = BriefingRequest(period=args.period, scope=scope, lang=lang, kpis=tuple(args.kpi or ()),
+                                  national_breakdown=args.breakdown)
+        with open_store(args.db) as store:
+            briefing, deck, _ = write_briefing(store, request, Path(args.out))
+    except BriefingError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(t("briefing.cli.written", lang, path=str(deck), slides=len(briefing.slides)))
+    if args.pdf:
+        try:
+            pdf = deck.with_suffix(".pdf")
+            pdf.write_bytes(pptx_to_pdf(deck.read_bytes(), lang=lang))
+        except PdfUnavailable as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(t("briefing.cli.pdf_written", lang, path=str(pdf)))
+    return 0
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m kpi", description=DESCRIPTION,
@@ -191,6 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sample", "Regenerate the deterministic sample returns.", cmd_sample)
     p.add_argument("--out", default="data/sample", help="folder to write into")
     p.add_argument("--seed", type=int, default=4, help="random seed")
+
+    p = add("briefing", "Write a briefing pack (PowerPoint with native charts; --pdf also a PDF) for a period and "
+                        "scope; --lang is the deck's language.", cmd_briefing)
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--period", required=True, help="period YYYYQn")
+    p.add_argument("--scope", default="national",
+                   help="national, an entity type (akimat...), a region code (abai...) or an entity code")
+    p.add_argument("--out", required=True, help="path of the .pptx file to write")
+    p.add_argument("--pdf", action="store_true", help="also write FILE.pdf beside it (needs LibreOffice)")
+    p.add_argument("--kpi", action="append", metavar="KPI", help="only these KPIs, e.g. --kpi G2.K1 (repeatable)")
+    p.add_argument("--breakdown", choices=["region", "entity_type"], default="region",
+                   help="how a national pack ranks its children (default: regions)")
     return parser
 
 

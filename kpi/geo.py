@@ -30,8 +30,8 @@ MAP_STYLE: dict[str, Any] = {
     "layers": [{"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}],
 }
 MAP_CENTER: dict[str, float] = {"lat": 48.3, "lon": 66.9}
-MAP_ZOOM = 3.4  # Kazakhstan spans about 620 x 330 px at this zoom
-MAP_HEIGHT = 520
+MAP_ZOOM = 3.35  # Kazakhstan spans about 600 x 320 px at this zoom: whole in a 704 px Streamlit column
+MAP_HEIGHT = 470
 TILE_HEIGHT = 480
 
 DEFAULT_COLORSCALE: list[list[Any]] = [
@@ -155,12 +155,23 @@ def tile_map_figure(
     zmin, zmax = _value_range([_number(values.get(r.code)) for r in with_value])
     scale = _colorscale(colorscale)
 
+    fills = {r.code: NO_DATA_COLOUR for r in without_value}
+    fills.update(_sample(scale, [_number(values.get(r.code)) for r in with_value], zmin, zmax, with_value))
+
     def bars(group: list[Region], colours: Any, **extra: Any) -> go.Bar:
+        # The label is the bar's own inside text: Plotly shrinks it to fit a narrow figure, and a click
+        # on it is a click on the tile.
         return go.Bar(
             x=[r.tile["col"] for r in group],
             y=[0.92] * len(group),
             base=[r.tile["row"] - 0.46 for r in group],
             width=0.92,
+            text=[f"<b>{short_name(r, lang)}</b><br>{format_number(_number(values.get(r.code)), lang, unit=unit)}"
+                  for r in group],
+            textposition="inside",
+            insidetextanchor="middle",
+            textangle=0,
+            textfont={"size": 12, "color": [_text_colour(fills[r.code]) for r in group]},
             customdata=[_customdata(r, values.get(r.code), lang, unit) for r in group],
             hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>",
             marker={
@@ -192,21 +203,6 @@ def tile_map_figure(
                 marker_colorbar=_colorbar(unit),
             )
         )
-    # Labels: a text trace that takes no hover, so a click on a label still selects the tile below.
-    fills = {r.code: NO_DATA_COLOUR for r in without_value}
-    fills.update(_sample(scale, [_number(values.get(r.code)) for r in with_value], zmin, zmax, with_value))
-    fig.add_trace(
-        go.Scatter(
-            x=[r.tile["col"] for r in regions],
-            y=[r.tile["row"] for r in regions],
-            mode="text",
-            text=[f"<b>{short_name(r, lang)}</b><br>{format_number(_number(values.get(r.code)), lang, unit=unit)}"
-                  for r in regions],
-            textfont={"size": 11, "color": [_text_colour(fills[r.code]) for r in regions]},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
     rows = max(r.tile["row"] for r in regions)
     cols = max(r.tile["col"] for r in regions)
     fig.update_layout(
@@ -216,6 +212,7 @@ def tile_map_figure(
         yaxis={"range": [rows + 0.55, -0.55], "visible": False, "fixedrange": True,
                "scaleanchor": "x", "scaleratio": 1},
         plot_bgcolor="rgba(0,0,0,0)",
+        uniformtext={"minsize": 7, "mode": "show"},
         legend={"x": 0.0, "y": 0.0, "yanchor": "bottom", "itemclick": False, "itemdoubleclick": False},
         **_layout(lang, title, TILE_HEIGHT),
     )
@@ -265,11 +262,15 @@ def _value_range(numbers: Sequence[float | None]) -> tuple[float, float]:
 
 
 def _colorscale(colorscale: str | Sequence[Any] | None) -> list[list[Any]]:
+    """The scale as [[position, colour], ...]: the product's sequential blues, a Plotly scale name, or a list."""
     if colorscale is None:
         return [list(step) for step in DEFAULT_COLORSCALE]
-    return [list(step) for step in get_colorscale(colorscale)] if isinstance(colorscale, str) else [
-        list(step) for step in colorscale
-    ]
+    scale = [list(step) for step in (get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale)]
+    try:  # tiles and city markers need the colours themselves, not just Plotly's rendering of them
+        sample_colorscale(scale, [0.5])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"colorscale colours must be '#rrggbb' or 'rgb(r, g, b)': {colorscale!r}") from exc
+    return scale
 
 
 def _sample(
@@ -281,10 +282,14 @@ def _sample(
 
 
 def _text_colour(fill: str) -> str:
-    if fill.startswith("#"):
-        red, green, blue = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
-    else:
-        red, green, blue = (float(c) for c in fill[fill.index("(") + 1 : fill.index(")")].split(",")[:3])
+    """Dark text on a light fill, white on a dark one ('#rrggbb' or 'rgb(r, g, b)'; dark text otherwise)."""
+    try:
+        if fill.startswith("#") and len(fill) == 7:
+            red, green, blue = (float(int(fill[i : i + 2], 16)) for i in (1, 3, 5))
+        else:
+            red, green, blue = (float(c) for c in fill[fill.index("(") + 1 : fill.index(")")].split(",")[:3])
+    except ValueError:
+        return TEXT
     luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
     return TEXT if luminance > 140 else "#FFFFFF"
 
@@ -346,9 +351,9 @@ def _add_city_markers(
 def _colorbar(unit: str) -> dict[str, Any]:
     return {
         "thickness": 12,
-        "len": 0.6,
-        "x": 1.0,
-        "xanchor": "right",
+        "len": 0.7,
+        "x": 1.01,  # outside the plot area, so it never covers East Kazakhstan on a narrow page
+        "xanchor": "left",
         "ticksuffix": "\u00a0%" if unit == "percent" else "",
         "outlinewidth": 0,
         "bgcolor": "rgba(255,255,255,0.7)",

@@ -162,7 +162,10 @@ class Store:
         return not row or row[0] == 0
 
     def archive_file(self, content: bytes, sha256: str, suffix: str = ".xlsx") -> Path:
-        """Store an accepted file content-addressed; writing the same content twice is harmless."""
+        """Store an accepted file content-addressed; writing the same content twice is harmless.
+
+        The caller makes the batch durable with one `os.sync()` before committing the database.
+        """
         target = self.archive_dir / sha256[:2] / f"{sha256}{suffix}"
         if target.exists():
             return target
@@ -170,8 +173,6 @@ class Store:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as fh:
             fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, target)
         return target
 

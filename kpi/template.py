@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# openpyxl's lxml writer escapes every Cyrillic letter as &#NNNN; (7 bytes); its own writer emits UTF-8,
+# which makes templates a third of the size and cheaper for everyone to parse.
+os.environ.setdefault("OPENPYXL_LXML", "False")
+
 from openpyxl import Workbook
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from kpi.catalogue import Catalogue, Entity, Registry, kpis_for_entity, parse_period
+from kpi.catalogue import Catalogue, Entity, Measure, Registry, kpis_for_entity, parse_period
 
 TEMPLATE_VERSION = "PARASAT-4.2026.1"
 SUPPORTED_TEMPLATE_VERSIONS: tuple[str, ...] = (TEMPLATE_VERSION,)
@@ -79,7 +85,9 @@ def build_template(
     ws = wb.active
     assert ws is not None
     ws.title = RETURN_SHEET
-    _write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET, 0), entity, period)
+    _write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET, 0), entity, period,
+                        [catalogue.measure_by_code[str(code)] for kind, code in measure_layout(catalogue, registry, entity)
+                         if kind == "measure"])
     yes, no = YES_NO.get(lang, YES_NO["kk"])
 
     ws.sheet_view.showGridLines = False
@@ -169,8 +177,9 @@ def build_template(
                 (flags if measure.kind == "flag" else counts).add(cell)
                 cell.number_format = "0" if measure.kind == "count" else "@"
                 if measure.help:
-                    ws[f"D{row}"] = f"{measure.help.kk}\n{measure.help.ru}"
-                    ws[f"D{row}"].alignment = _WRAP
+                    # Help lives in a comment (and on the instructions sheet), keeping the return sheet lean.
+                    cell.comment = Comment(f"{measure.help.kk}\n\n{measure.help.ru}", "Parasat", width=360, height=160)
+                    ws[f"D{row}"] = "ⓘ"
                     ws[f"D{row}"].font = Font(size=9, color="4A5A6A")
                 _define(wb, measure.code, RETURN_SHEET, f"{VALUE_COLUMN}{row}")
         row += 1
@@ -192,7 +201,7 @@ def _define(wb: Workbook, name: str, sheet: str, cell: str) -> None:
     wb.defined_names[name] = DefinedName(name, attr_text=f"'{sheet}'!${col}${row}")
 
 
-def _write_instructions(ws, entity: Entity, period: str) -> None:  # type: ignore[no-untyped-def]
+def _write_instructions(ws, entity: Entity, period: str, measures: list[Measure]) -> None:  # type: ignore[no-untyped-def]
     year, quarter = parse_period(period)
     lines = [
         ("ҮББ № 4 тоқсандық есебін толтыру нұсқаулығы", True),
@@ -221,6 +230,15 @@ def _write_instructions(ws, entity: Entity, period: str) -> None:  # type: ignor
         ws[f"A{index}"].alignment = Alignment(wrap_text=True)
         if bold:
             ws[f"A{index}"].font = Font(bold=True, size=13)
+    row = len(lines) + 2
+    ws[f"A{row}"] = "Көрсеткіштер түсініктемесі / Пояснения к показателям"
+    ws[f"A{row}"].font = Font(bold=True, size=13)
+    for measure in measures:
+        if measure.help is None:
+            continue
+        row += 1
+        ws[f"A{row}"] = f"{measure.code} — {measure.label.kk}: {measure.help.kk}\n{measure.label.ru}: {measure.help.ru}"
+        ws[f"A{row}"].alignment = Alignment(wrap_text=True, vertical="top")
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD
 

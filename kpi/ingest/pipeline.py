@@ -128,10 +128,12 @@ def ingest_files(
     else:
         _write(store, accepted, uploaded_by, submitted_at or {})
     if not dry_run:
-        for o in outcomes:
-            audit.record(store.audit_path, uploaded_by, f"upload_{o.status}", o.file, sha256=o.sha256,
-                         entity=o.entity, period=o.period, version=o.version,
-                         errors=[i.code for i in o.issues])
+        audit.record_many(store.audit_path, [
+            audit.Event(uploaded_by, f"upload_{o.status}", o.file,
+                        {"sha256": o.sha256, "entity": o.entity, "period": o.period, "version": o.version,
+                         "errors": [i.code for i in o.issues]})
+            for o in outcomes
+        ])
     return report
 
 
@@ -212,6 +214,7 @@ def _write(
                 value_rows["measure"].append(measure)
                 value_rows["value"].append(value)
                 value_rows["cell"].append(o.data.cells.get(measure))
+        os.sync()  # the archived files reach the disk before the database says they exist
         cur.execute(
             """
             INSERT INTO return_version

@@ -16,10 +16,15 @@ from typing import Any
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 MACRO_CONTENT = (b"macroEnabled", b"vbaProject", b"application/vnd.ms-office.activeX")
-_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,4})([0-9]{1,8})"')
+# Only a reference with two or more column letters or four or more row digits can lie beyond
+# the template's bounds; this cheap scan finds those few candidates for the exact check.
+_FAR_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{2,4}[0-9]{1,8}|[A-Z][0-9]{4,8})"')
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([^"]+)"')
 _REF_PART = re.compile(r"^\$?([A-Z]{1,4})\$?([0-9]{1,8})$")
 _ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# Parts a parser reads whatever sheet is asked for; worksheets are checked when they are read.
+PACKAGE_PARTS = frozenset({"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+                           "xl/sharedStrings.xml", "xl/styles.xml"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Limits:
     max_sheets: int = 12
     max_rows: int = 2000
     max_columns: int = 64
+    read_sheets: tuple[str, ...] = ("Есеп", "Дәлелдер")
 
 
 @dataclass
@@ -62,8 +68,8 @@ def column_name(index: int) -> str:
     return name
 
 
-def check_container(data: bytes, limits: Limits) -> dict[str, bytes]:
-    """The workbook's XML parts, once the zip container passed every guard; raises Problem otherwise."""
+def check_container(data: bytes, limits: Limits) -> tuple[zipfile.ZipFile, dict[str, bytes]]:
+    """The checked zip and its package XML parts, once the container passed every guard (or Problem)."""
     if len(data) > limits.max_bytes:
         raise Problem("file_too_large", {"size": len(data), "limit": limits.max_bytes})
     if data.startswith(OLE_MAGIC):
@@ -93,22 +99,27 @@ def check_container(data: bytes, limits: Limits) -> dict[str, bytes]:
             info.file_size / info.compress_size > limits.max_ratio
         ):
             raise Problem("zip_bomb", {"size": info.file_size, "limit": limits.max_uncompressed})
-        if not info.filename.endswith((".xml", ".rels", ".vml")):
-            continue
-        try:
-            with archive.open(info) as fh:
-                content = fh.read(info.file_size + 1)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-            raise Problem("corrupt_zip", {"detail": f"{info.filename}: {str(exc)[:100]}"}) from None
-        if len(content) != info.file_size:
-            raise Problem("corrupt_zip", {"detail": f"{info.filename}: size mismatch"})
-        if _ENTITY_DECL.search(content):
-            raise Problem("xml_entities", {"part": info.filename})
-        parts[info.filename] = content
+    for info in infos:
+        if info.filename in PACKAGE_PARTS:
+            parts[info.filename] = _load_part(archive, info)
     content_types = parts.get("[Content_Types].xml", b"")
     if any(marker in content_types for marker in MACRO_CONTENT):
         raise Problem("macro")
-    return parts
+    return archive, parts
+
+
+def _load_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One part's bytes, checked against its declared size and for XML entity declarations."""
+    try:
+        with archive.open(info) as fh:
+            content = fh.read(info.file_size + 1)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise Problem("corrupt_zip", {"detail": f"{info.filename}: {str(exc)[:100]}"}) from None
+    if len(content) != info.file_size:
+        raise Problem("corrupt_zip", {"detail": f"{info.filename}: size mismatch"})
+    if _ENTITY_DECL.search(content):
+        raise Problem("xml_entities", {"part": info.filename})
+    return content
 
 
 def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -140,29 +151,25 @@ def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]],
     return sheets, defined
 
 
-def _check_bounds(sheets: list[tuple[str, str]], parts: dict[str, bytes], limits: Limits) -> None:
-    if len(sheets) > limits.max_sheets:
-        raise Problem("too_many_sheets", {"count": len(sheets), "limit": limits.max_sheets})
-    for name, part in sheets:
-        xml = parts.get(part)
-        if xml is None:
-            continue
-        refs = [m.group(1).decode() for m in _DIMENSION.finditer(xml)]
-        for ref in refs:
-            for corner in ref.split(":"):
-                _check_ref(corner, name, limits)
-        for match in _CELL_REF.finditer(xml):
-            col, row = match.group(1).decode(), int(match.group(2))
-            if column_index(col) > limits.max_columns or row > limits.max_rows:
-                raise Problem("out_of_bounds", {"limit": f"{column_name(limits.max_columns)}{limits.max_rows}"},
-                              sheet=name, cell=f"{col}{row}")
+def _check_sheet(archive: zipfile.ZipFile, name: str, part: str, limits: Limits) -> None:
+    """A worksheet that will be parsed: no entity declarations, every cell within the template's bounds."""
+    try:
+        info = archive.getinfo(part)
+    except KeyError:
+        raise Problem("corrupt_zip", {"detail": f"{part}: missing"}) from None
+    xml = _load_part(archive, info)
+    for match in _DIMENSION.finditer(xml):
+        for corner in match.group(1).decode().split(":"):
+            corner_match = _REF_PART.match(corner.strip())
+            if corner_match:
+                _check_ref(corner_match.group(1), int(corner_match.group(2)), name, limits)
+    for candidate in _FAR_CELL_REF.finditer(xml):
+        match = _REF_PART.match(candidate.group(1).decode())
+        if match:
+            _check_ref(match.group(1), int(match.group(2)), name, limits)
 
 
-def _check_ref(ref: str, sheet: str, limits: Limits) -> None:
-    match = _REF_PART.match(ref.strip())
-    if not match:
-        return
-    col, row = match.group(1), int(match.group(2))
+def _check_ref(col: str, row: int, sheet: str, limits: Limits) -> None:
     if column_index(col) > limits.max_columns or row > limits.max_rows:
         raise Problem("out_of_bounds", {"limit": f"{column_name(limits.max_columns)}{limits.max_rows}"},
                       sheet=sheet, cell=f"{col}{row}")
@@ -190,9 +197,14 @@ def _jsonable(value: Any) -> Any:
 
 def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
     """Checked read of one workbook: its sha256, sheet names, and every defined name's cell and value."""
-    parts = check_container(data, limits)
+    archive, parts = check_container(data, limits)
     sheets, defined = _workbook_structure(parts)
-    _check_bounds(sheets, parts, limits)
+    if len(sheets) > limits.max_sheets:
+        raise Problem("too_many_sheets", {"count": len(sheets), "limit": limits.max_sheets})
+    readable = {name for name, _part in sheets if name in limits.read_sheets}
+    for name, part in sheets:
+        if name in readable:
+            _check_sheet(archive, name, part, limits)
     from python_calamine import CalamineWorkbook
 
     try:
@@ -206,6 +218,8 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
         if located is None:
             continue
         sheet, cell = located
+        if sheet not in readable:
+            continue
         if sheet not in grids:
             try:
                 grids[sheet] = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
@@ -220,8 +234,8 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
             value = None
         cells[name] = {"sheet": sheet, "cell": cell, "value": _jsonable(value)}
     tables: dict[str, list[list[Any]]] = {}
-    for name, _part in sheets:
-        if name.startswith("Дәлелдер"):
+    for name in sorted(readable - {limits.read_sheets[0]}):
+        if name:
             rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
             tables[name] = [[_jsonable(v) for v in row] for row in rows]
     return {
