@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,6 +54,7 @@ class Measure(Frozen):
     label: Text
     help: Text | None = None
     direction: str | None = None
+    stock: bool = False  # a state at the quarter's end (a total, a flag), not a running sum from January
 
 
 class Formula(Frozen):
@@ -153,6 +155,24 @@ class ReturnRule(Frozen):
     whole: tuple[str, ...]
 
 
+class EvidenceRule(Frozen):
+    """A numeric rule of the guide that a task's evidence must pass: cadence, deadline, audit years, signatory."""
+
+    id: str
+    kind: Literal["cadence", "deadline", "audit_years", "signatory"]
+    tasks: tuple[str, ...] | Literal["all"]
+    text: Text
+    per: Literal["month", "quarter", "year"] | None = None
+    minimum: int | None = None
+    days: int | None = None
+    working_days: bool = False
+    years: int | None = None
+    allowed: tuple[str, ...] = ()
+
+    def applies_to(self, task_id: str) -> bool:
+        return self.tasks == "all" or task_id in self.tasks
+
+
 class Catalogue(Frozen):
     """The whole guide: groups → KPIs → projects → tasks, plus measures, risk directions and rules."""
 
@@ -161,6 +181,7 @@ class Catalogue(Frozen):
     measures: tuple[Measure, ...]
     groups: tuple[Group, ...]
     return_rules: tuple[ReturnRule, ...] = ()
+    evidence_rules: tuple[EvidenceRule, ...] = ()
 
     @model_validator(mode="after")
     def _check_references(self) -> Catalogue:
@@ -178,6 +199,11 @@ class Catalogue(Frozen):
             missing = [m for m in (*rule.part, *rule.whole) if m not in known]
             if missing:
                 raise ValueError(f"rule {rule.id} uses unknown measures {missing}")
+        task_ids = {t.id for t in self.tasks}
+        for evidence_rule in self.evidence_rules:
+            unknown = [] if evidence_rule.tasks == "all" else [t for t in evidence_rule.tasks if t not in task_ids]
+            if unknown:
+                raise ValueError(f"evidence rule {evidence_rule.id} names unknown tasks {unknown}")
         return self
 
     @cached_property
@@ -199,6 +225,21 @@ class Catalogue(Frozen):
     @cached_property
     def tasks(self) -> tuple[Task, ...]:
         return tuple(t for p in self.projects for t in p.tasks)
+
+    @cached_property
+    def task_by_id(self) -> dict[str, Task]:
+        return {t.id: t for t in self.tasks}
+
+    def project_of(self, task_id: str) -> Project:
+        return next(p for p in self.projects if any(t.id == task_id for t in p.tasks))
+
+    def task_field(self, task_id: str, field: str) -> object:
+        """A task's own goal/executors/evidence/... or, when it has none, its project's."""
+        own = getattr(self.task_by_id[task_id], field)
+        return own if own not in (None, (), False) else getattr(self.project_of(task_id), field)
+
+    def rules_for_task(self, task_id: str) -> list[EvidenceRule]:
+        return [r for r in self.evidence_rules if r.applies_to(task_id)]
 
     def group(self, group_id: str) -> Group:
         return next(g for g in self.groups if g.id == group_id)
@@ -294,6 +335,11 @@ def kpis_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) ->
     ]
 
 
+def tasks_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) -> list[Task]:
+    """The tasks whose evidence an entity records: those of the projects of the KPIs it reports."""
+    return [t for k in kpis_for_entity(catalogue, registry, entity) for p in k.projects for t in p.tasks]
+
+
 def measures_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) -> list[Measure]:
     """The measures an entity's return carries, in catalogue order, each once."""
     wanted = {code for kpi in kpis_for_entity(catalogue, registry, entity) for code in kpi.measures}
@@ -306,6 +352,12 @@ def parse_period(period: str) -> tuple[int, int]:
     if not match:
         raise ValueError(f"not a period of the form YYYYQn: {period!r}")
     return int(match.group(1)), int(match.group(2))
+
+
+def quarter_end(period: str) -> date:
+    """The last day of a period's quarter."""
+    year, quarter = parse_period(period)
+    return date(year, 12, 31) if quarter == 4 else date(year, 3 * quarter + 1, 1) - timedelta(days=1)
 
 
 def shift_period(period: str, quarters: int) -> str:

@@ -139,6 +139,52 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compliance(args: argparse.Namespace) -> int:
+    from kpi.compliance import compliance
+    from kpi.service import open_store
+
+    lang = _lang(args)
+    try:
+        parse_period(args.period)
+    except ValueError:
+        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+        return 2
+    with open_store(args.db) as store:
+        cur = store.cursor()
+        results = compliance(cur, load_catalogue(), load_registry(), args.period)
+    if args.json:
+        _print_json([r.as_dict(lang) for r in results])
+        return 0
+    for r in results:
+        if r.status == "proven" and not args.all:
+            continue
+        reasons = "; ".join(f.message(lang) for f in r.failed)
+        print(f"{r.entity:28} {r.task:11} {t('compliance.status.' + r.status, lang):22} {reasons}")
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    from kpi.compliance import formalism_flags
+    from kpi.service import engine, open_store
+    from kpi.settings import get_settings
+
+    lang = _lang(args)
+    try:
+        parse_period(args.period)
+    except ValueError:
+        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+        return 2
+    with open_store(args.db) as store:
+        flags = formalism_flags(store.cursor(), load_catalogue(), load_registry(), engine(), args.period,
+                                deadline_days=get_settings().submission_deadline_days)
+    if args.json:
+        _print_json([f.as_dict(lang) for f in flags])
+    else:
+        for flag in flags:
+            print(f"{flag.entity:28} {flag.code:30} {flag.message(lang)}")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from kpi.sample import generate_sample
 
@@ -221,6 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs=3, metavar=("METRIC", "YEAR", "VALUE"), help="e.g. --set G2.K1 2026 70")
     p.add_argument("--user", default="cli", help="who sets the target (kept in the audit trail)")
     p.add_argument("--json", action="store_true")
+
+    p = add("compliance", "Each entity's standing on each task for a period: proven, missing, late, below "
+            "cadence or not applicable, with the rules of the guide it failed.", cmd_compliance)
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--period", required=True, help="period YYYYQn")
+    p.add_argument("--json", action="store_true", help="one object per entity × task: entity, task, status, failed_rules")
+    p.add_argument("--all", action="store_true", help="in the table view, list proven tasks too")
+
+    p = add("flags", "Formalism and data-quality flags for a period (100 % with no evidence, copied or falling "
+            "figures, outliers, late returns, low-level signatures).", cmd_flags)
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--period", required=True, help="period YYYYQn")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
 
     p = add("sample", "Regenerate the deterministic sample returns.", cmd_sample)
     p.add_argument("--out", default="data/sample", help="folder to write into")

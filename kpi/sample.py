@@ -16,14 +16,25 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from kpi.catalogue import Catalogue, Entity, Registry, load_catalogue, load_registry, measures_for_entity, parse_period
+from kpi.catalogue import (
+    Catalogue,
+    Entity,
+    Registry,
+    load_catalogue,
+    load_registry,
+    measures_for_entity,
+    parse_period,
+    quarter_end,
+    tasks_for_entity,
+)
+from kpi.evidence import COLUMNS as EVIDENCE_COLUMNS
+from kpi.evidence import EVENT_COLUMNS, EVIDENCE_SHEET, PARTICIPANT_COLUMNS, choice_label
+from kpi.evidence import FIRST_ROW as EVIDENCE_FIRST_ROW
 from kpi.template import YES_NO, build_template
 
 SAMPLE_PERIODS = [f"{year}Q{q}" for year in (2024, 2025) for q in (1, 2, 3, 4)]
 
 # Typical size of each whole for a year, by entity type: (low, high). Stocks stay constant within a year.
-STOCKS = {"subdivisions_total", "civil_servants_total", "school_curricula_total", "students_total",
-          "staff_total", "theses_total"}
 SIZE = {
     "subdivisions_total": {"central_body": (12, 40), "akimat": (18, 34)},
     "nla_drafts_examined": {"central_body": (8, 60), "akimat": (4, 25)},
@@ -85,6 +96,7 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
                  rng: random.Random) -> list[dict[str, int]]:
     """Four cumulative quarterly returns of one entity for one year."""
     codes = [m.code for m in measures_for_entity(catalogue, registry, entity)]
+    stocks = {m.code for m in catalogue.measures if m.stock}
     kinds = {m.code: m.kind for m in catalogue.measures}
     improvement = 0.05 * (year - 2024)
     annual: dict[str, int] = {}
@@ -124,7 +136,7 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
         share = _quarter_share(quarter, rng)
         figures: dict[str, int] = {}
         for code, value in annual.items():
-            if code in STOCKS:
+            if code in stocks:
                 figures[code] = value
             else:
                 figures[code] = max(previous.get(code, 0), round(value * share))
@@ -142,17 +154,41 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
             figures[code] = int(adopted and quarter >= from_quarter)
         if profile.formal and quarter > 1 and rng.random() < 0.5:
             figures = dict(previous)  # copied unchanged from the previous quarter
+        elif quarter > 1 and rng.random() < 0.04:
+            parts = sorted(p for rule in catalogue.return_rules for p in rule.part if figures.get(p))
+            if parts:  # a running total that falls during the year: a typo or a rewritten history
+                victim = rng.choice(parts)
+                figures[victim] = max(0, previous.get(victim, figures[victim]) - rng.randint(1, 3))
         quarters.append(figures)
         previous = figures
     return quarters
 
 
-def fill_by_names(template: bytes, values: dict[str, Any]) -> bytes:
-    """Fill a template's input cells through their defined names, as any program may."""
+def fill_by_names(template: bytes, values: dict[str, Any],
+                  evidence: dict[str, dict[str, Any]] | None = None) -> bytes:
+    """Fill a template's input cells through their defined names, as any program may.
+
+    `evidence` maps a task id to its evidence fields (see `kpi.evidence.COLUMNS`, plus `events` and
+    `participants` as lists of up to twelve monthly counts); rows are found by the task id in column A.
+    """
     wb = load_workbook(io.BytesIO(template))
     for name, value in values.items():
         for sheet, ref in wb.defined_names[name].destinations:
             wb[sheet][ref.replace("$", "")].value = value
+    if evidence:
+        ws = wb[EVIDENCE_SHEET]
+        rows = {ws[f"A{r}"].value: r for r in range(EVIDENCE_FIRST_ROW, ws.max_row + 1)}
+        for task_id, fields in evidence.items():
+            row = rows[task_id]
+            for name, value in fields.items():
+                if name == "events":
+                    for col, count in zip(EVENT_COLUMNS, value):
+                        ws[f"{col}{row}"] = count
+                elif name == "participants":
+                    for col, count in zip(PARTICIPANT_COLUMNS, value):
+                        ws[f"{col}{row}"] = count
+                else:
+                    ws[f"{EVIDENCE_COLUMNS[name]}{row}"] = value
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -171,11 +207,6 @@ def render_values(catalogue: Catalogue, figures: dict[str, int], rng: random.Ran
     return out
 
 
-def quarter_end(period: str) -> dt.date:
-    year, quarter = parse_period(period)
-    return dt.date(year, 12, 31) if quarter == 4 else dt.date(year, 3 * quarter + 1, 1) - dt.timedelta(days=1)
-
-
 def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None = None) -> int:
     """Write sample returns and `manifest.json` (upload order, submission times, example targets)."""
     catalogue, registry = load_catalogue(), load_registry()
@@ -189,6 +220,7 @@ def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None =
         profile = _profile(rng, entity, region_effect)
         for year in years:
             quarters = year_figures(catalogue, registry, entity, year, profile, rng)
+            plan = year_evidence(catalogue, registry, entity, year, profile, rng)
             for quarter, figures in enumerate(quarters, start=1):
                 period = f"{year}Q{quarter}"
                 if period not in periods:
@@ -201,6 +233,7 @@ def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None =
                 at = dt.datetime.combine(submitted, dt.time(9 + rng.randint(0, 8), rng.randint(0, 59)),
                                          tzinfo=dt.UTC)
                 lang = rng.choice(["kk", "kk", "ru"])
+                evidence = evidence_for_quarter(plan, quarter, lang)
                 name = f"{period}/{entity.code}.xlsx"
                 correction = rng.random() < 0.04
                 first = dict(figures)
@@ -212,12 +245,12 @@ def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None =
                             while sum(first[m] for m in rule.part) > sum(first[m] for m in rule.whole):
                                 victim = next(m for m in rule.part if first[m] > 0)
                                 first[victim] -= 1
-                _write_return(out_dir / name, catalogue, registry, entity, period, first, rng, lang)
+                _write_return(out_dir / name, catalogue, registry, entity, period, first, rng, lang, evidence)
                 uploads.append({"file": name, "submitted_at": at.isoformat(), "entity": entity.code,
                                 "period": period})
                 if correction:
                     fixed = f"{period}/{entity.code}.v2.xlsx"
-                    _write_return(out_dir / fixed, catalogue, registry, entity, period, figures, rng, lang)
+                    _write_return(out_dir / fixed, catalogue, registry, entity, period, figures, rng, lang, evidence)
                     uploads.append({"file": fixed, "submitted_at": (at + dt.timedelta(days=rng.randint(2, 9))).isoformat(),
                                     "entity": entity.code, "period": period})
     uploads.sort(key=lambda u: (u["submitted_at"], u["file"]))
@@ -233,6 +266,102 @@ def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None =
     return len(uploads)
 
 
+def year_evidence(catalogue: Catalogue, registry: Registry, entity: Entity, year: int, profile: Profile,
+                  rng: random.Random) -> dict[str, dict[str, Any]]:
+    """How an entity proves its tasks over a year: mostly real documents, with gaps, lateness and formal ones."""
+    plan: dict[str, dict[str, Any]] = {}
+    care = min(0.97, max(0.35, 0.8 + 2 * profile.diligence))
+    for task in tasks_for_entity(catalogue, registry, entity):
+        rules = catalogue.rules_for_task(task.id)
+        exempt = bool(catalogue.task_field(task.id, "no_facts_exempt"))
+        doc_types = catalogue.task_field(task.id, "doc_types") or ("certificate",)
+        if exempt and rng.random() < 0.55:
+            plan[task.id] = {"status": "no_facts"}
+            continue
+        done_quarter = 1 + int(rng.random() * 4 * (1.15 - care))  # careful entities prove tasks early
+        if rng.random() > care + 0.05:
+            done_quarter = 5  # never done this year
+        month = rng.randint(1, 3)
+        doc_date = dt.date(year, 3 * (min(done_quarter, 4) - 1) + month, rng.randint(1, 28))
+        entry: dict[str, Any] = {
+            "done_quarter": done_quarter,
+            "doc_type": rng.choice(list(doc_types)),
+            "doc_number": f"{rng.randint(1, 480)}-{rng.choice(['ө', 'б', 'қ', 'ж'])}",
+            "doc_date": doc_date,
+            "signatory": rng.choices(["first_head", "deputy_head", "chief_of_staff", "other"],
+                                     weights=[6, 3, 2, 0.1 + 0.8 * (1 - care)])[0],
+            "reference": f"https://easyproject.gov.kz/ybb4/{entity.code}/{task.id}/{year}",
+        }
+        if profile.formal or rng.random() > care + 0.1:
+            entry["doc_number"] = None  # marked done on paper, no document behind it
+        if task.signatory == "first_head" and rng.random() < care + 0.15:
+            entry["signatory"] = "first_head"
+        for rule in rules:
+            if rule.kind == "deadline":
+                allowed = rule.days or 0
+                lag = rng.randint(1, allowed) if rng.random() < care else allowed + rng.randint(2, 8)
+                entry["related_date"] = doc_date - dt.timedelta(days=int(lag * (1.5 if rule.working_days else 1)))
+            elif rule.kind == "audit_years":
+                years = [year - 3, year - 2, year - 1]
+                if rng.random() > care:
+                    years.pop(rng.randrange(3))
+                entry["audit_years"] = ", ".join(map(str, years))
+            elif rule.kind == "cadence":
+                per_month = {"month": rule.minimum or 1, "quarter": 1, "year": 0}[rule.per or "year"]
+                events = []
+                for m in range(1, 13):
+                    if rule.per == "month":
+                        count = per_month + (1 if rng.random() < 0.3 else 0)
+                        if rng.random() > care:
+                            count = max(0, count - rng.randint(1, per_month))
+                    elif rule.per == "quarter":
+                        count = 1 if (m % 3 == 2 and rng.random() < care + 0.05) else 0
+                    else:
+                        count = 0
+                    events.append(count)
+                if rule.per == "year":
+                    total = (rule.minimum or 1) + (0 if rng.random() < care else -1)
+                    for _ in range(max(0, total)):
+                        events[rng.randint(0, 11)] += 1
+                entry["events"] = events
+                entry["participants"] = [count * rng.randint(15, 120) for count in events]
+                entry["done_quarter"] = 1  # ongoing work: reported as in progress through the year
+                entry["ongoing"] = True
+        plan[task.id] = entry
+    return plan
+
+
+def evidence_for_quarter(plan: dict[str, dict[str, Any]], quarter: int, lang: str) -> dict[str, dict[str, Any]]:
+    """The evidence sheet of one quarter's return, cumulative from January."""
+    out: dict[str, dict[str, Any]] = {}
+    months = quarter * 3
+    for task_id, entry in plan.items():
+        if entry.get("status") == "no_facts":
+            out[task_id] = {"status": choice_label("status", "no_facts", lang)}
+            continue
+        if entry.get("ongoing"):
+            status = "done" if quarter == 4 else "in_progress"
+        elif quarter >= entry["done_quarter"]:
+            status = "done"
+        elif quarter + 1 == entry["done_quarter"]:
+            status = "in_progress"
+        else:
+            out[task_id] = {"status": choice_label("status", "not_started", lang)} if quarter > 1 else {}
+            continue
+        fields: dict[str, Any] = {"status": choice_label("status", status, lang)}
+        if status == "done" or entry.get("ongoing"):
+            for name in ("doc_number", "doc_date", "reference", "related_date", "audit_years"):
+                if entry.get(name) is not None:
+                    fields[name] = entry[name]
+            fields["doc_type"] = choice_label("doc", entry["doc_type"], lang)
+            fields["signatory"] = choice_label("signatory", entry["signatory"], lang)
+        if "events" in entry:
+            fields["events"] = entry["events"][:months]
+            fields["participants"] = entry["participants"][:months]
+        out[task_id] = fields
+    return out
+
+
 # Illustrative analyst targets for the demo database (the guide states only G3.K4-G3.K6 and G4.K2 staff).
 EXAMPLE_TARGETS = {
     "G1.K1": 100, "G2.K1": 70, "G2.K2": 75, "G2.K3": 80, "G2.K4": 70, "G2.K5": 60, "G2.K6": 90, "G2.K8": 90,
@@ -241,7 +370,8 @@ EXAMPLE_TARGETS = {
 
 
 def _write_return(path: Path, catalogue: Catalogue, registry: Registry, entity: Entity, period: str,
-                  figures: dict[str, int], rng: random.Random, lang: str) -> None:
+                  figures: dict[str, int], rng: random.Random, lang: str,
+                  evidence: dict[str, dict[str, Any]] | None = None) -> None:
     template = build_template(catalogue, registry, entity.code, period, lang=lang)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(fill_by_names(template, render_values(catalogue, figures, rng, lang)))
+    path.write_bytes(fill_by_names(template, render_values(catalogue, figures, rng, lang), evidence))

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / "var" / "parasat.duckdb"
+AGENCY_TIME_ZONE = "Asia/Almaty"  # deadlines fall on Kazakhstan's calendar days (UTC+5 since 2024)
 SETTINGS_FILE = Path(os.environ.get("PARASAT_SETTINGS_FILE", PROJECT_ROOT / "parasat.toml"))
 
 

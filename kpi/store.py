@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS evidence (
     events INTEGER[],
     participants INTEGER[],
     related_date DATE,
-    row_number INTEGER,
+    audit_years VARCHAR,
     PRIMARY KEY (return_id, task_id)
 );
 CREATE TABLE IF NOT EXISTS kpi_target (

@@ -17,9 +17,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from kpi.catalogue import Catalogue, Entity, Measure, Registry, kpis_for_entity, parse_period
+from kpi.catalogue import Catalogue, Entity, Measure, Registry, kpis_for_entity, parse_period, tasks_for_entity
 
-TEMPLATE_VERSION = "PARASAT-4.2026.1"
+TEMPLATE_VERSION = "PARASAT-4.2026.2"
 SUPPORTED_TEMPLATE_VERSIONS: tuple[str, ...] = (TEMPLATE_VERSION,)
 RETURN_SHEET = "Есеп"
 INSTRUCTIONS_SHEET = "Нұсқаулық"
@@ -183,6 +183,7 @@ def build_template(
                     ws[f"D{row}"].font = Font(size=9, color="4A5A6A")
                 _define(wb, measure.code, RETURN_SHEET, f"{VALUE_COLUMN}{row}")
         row += 1
+    _write_evidence_sheet(wb, catalogue, registry, entity, lang)
     ws.freeze_panes = f"A{FIRST_DATA_ROW}"
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD
@@ -193,6 +194,103 @@ def build_template(
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry, entity: Entity, lang: str) -> None:
+    """One row per task the entity carries out: status, proving document, signatory, dates, events per month."""
+    from kpi.evidence import (
+        COLUMNS,
+        DOC_TYPES,
+        EVENT_COLUMNS,
+        EVIDENCE_SHEET,
+        FIRST_ROW,
+        HEADER_ROW,
+        LISTS_SHEET,
+        PARTICIPANT_COLUMNS,
+        SIGNATORIES,
+        STATUSES,
+        choice_label,
+    )
+
+    lists = wb.create_sheet(LISTS_SHEET)
+    for column, (kind, codes) in zip("ABC", (("status", STATUSES), ("doc", DOC_TYPES), ("signatory", SIGNATORIES))):
+        for index, code in enumerate(codes, start=1):
+            lists[f"{column}{index}"] = choice_label(kind, code, lang)
+    lists.sheet_state = "hidden"
+    ws = wb.create_sheet(EVIDENCE_SHEET)
+    ws.sheet_view.showGridLines = False
+    ws["A1"] = "Міндеттердің орындалуын растайтын құжаттар / Документы, подтверждающие выполнение задач"
+    ws["A1"].font = Font(bold=True, size=13)
+    ws["A2"] = ("Әр міндет бойынша мәртебені, құжатты (түрі, нөмірі, күні), қол қоюшыны және сілтемені көрсетіңіз; "
+                "іс-шаралар мен қатысушыларды айлар бойынша енгізіңіз. / Укажите по каждой задаче статус, документ, "
+                "подписанта и ссылку; мероприятия и участников — по месяцам.")
+    ws["A2"].alignment = _WRAP
+    ws.merge_cells("A2:J2")
+    ws.row_dimensions[2].height = 42
+    headers = {
+        "task": "Міндет / Задача", "title": "Атауы / Наименование", "status": "Мәртебе / Статус",
+        "doc_type": "Құжат түрі / Вид документа", "doc_number": "Нөмірі / Номер", "doc_date": "Күні / Дата",
+        "signatory": "Қол қойған / Подписал", "reference": "Сілтеме (ЖБАЖ) / Ссылка (ИСУП)",
+        "related_date": "Байланысты күн (анықтамаға қол қойылған / нұсқаулық бекітілген) / Связанная дата",
+        "audit_years": "Аудит есептері (жылдар) / Аудиторские отчёты (годы)",
+    }
+    for name, letter in COLUMNS.items():
+        ws[f"{letter}{HEADER_ROW}"] = headers[name]
+    for month, (events_col, people_col) in enumerate(zip(EVENT_COLUMNS, PARTICIPANT_COLUMNS), start=1):
+        ws[f"{events_col}{HEADER_ROW}"] = f"Іс-шара / Мероприятия {month:02}"
+        ws[f"{people_col}{HEADER_ROW}"] = f"Қатысушы / Участники {month:02}"
+    for column in ws[HEADER_ROW]:
+        column.font = Font(bold=True, size=9)
+        column.alignment = _WRAP
+        column.fill = _KPI_FILL
+    ws.row_dimensions[HEADER_ROW].height = 60
+    widths = {"A": 12, "B": 60, "C": 16, "D": 20, "E": 12, "F": 12, "G": 22, "H": 28, "I": 16, "J": 14}
+    for letter, width in widths.items():
+        ws.column_dimensions[letter].width = width
+    choice = {}
+    for name, (column, count) in {"status": ("A", len(STATUSES)), "doc_type": ("B", len(DOC_TYPES)),
+                                  "signatory": ("C", len(SIGNATORIES))}.items():
+        choice[name] = DataValidation(type="list", formula1=f"'{LISTS_SHEET}'!${column}$1:${column}${count}",
+                                      allow_blank=True, showErrorMessage=True, errorTitle="Қате / Ошибка",
+                                      error="Тізімнен таңдаңыз / Выберите из списка")
+        ws.add_data_validation(choice[name])
+    dates = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True,
+                           showErrorMessage=True, error="КК.АА.ЖЖЖЖ / ДД.ММ.ГГГГ")
+    counts = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                            showErrorMessage=True, error="≥ 0")
+    ws.add_data_validation(dates)
+    ws.add_data_validation(counts)
+    row = FIRST_ROW
+    for task in tasks_for_entity(catalogue, registry, entity):
+        ws[f"A{row}"] = task.id
+        ws[f"B{row}"] = f"{task.title.kk}\n{task.title.ru}"
+        ws[f"B{row}"].alignment = Alignment(wrap_text=True, vertical="top")
+        ws[f"B{row}"].font = Font(size=9)
+        ws.row_dimensions[row].height = 48
+        for name, letter in COLUMNS.items():
+            if name in ("task", "title"):
+                continue
+            cell = ws[f"{letter}{row}"]
+            cell.protection = Protection(locked=False)
+            cell.fill = _INPUT_FILL
+            cell.border = _BOX
+            if name in choice:
+                choice[name].add(cell)
+            elif name in ("doc_date", "related_date"):
+                dates.add(cell)
+                cell.number_format = "DD.MM.YYYY"
+        for letter in (*EVENT_COLUMNS, *PARTICIPANT_COLUMNS):
+            cell = ws[f"{letter}{row}"]
+            cell.protection = Protection(locked=False)
+            cell.fill = _INPUT_FILL
+            cell.border = _BOX
+            counts.add(cell)
+        row += 1
+    ws.freeze_panes = f"C{FIRST_ROW}"
+    ws.protection.sheet = True
+    ws.protection.password = SHEET_PASSWORD
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
 
 
 def _define(wb: Workbook, name: str, sheet: str, cell: str) -> None:

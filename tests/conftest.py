@@ -46,15 +46,15 @@ def zero_values(catalogue: Catalogue, registry: Registry, entity_code: str) -> d
 
 @pytest.fixture
 def make_return(tmp_path: Path, catalogue: Catalogue, registry: Registry) -> Callable[..., Path]:
-    """Write a filled return: every measure 0 unless given, filled through the defined names."""
+    """Write a filled return: every measure 0 unless given, filled through the defined names; evidence rows by task."""
 
     def make(entity: str, period: str, values: dict[str, Any] | None = None, *, name: str | None = None,
-             drop: tuple[str, ...] = ()) -> Path:
+             drop: tuple[str, ...] = (), evidence: dict[str, dict[str, Any]] | None = None) -> Path:
         figures = zero_values(catalogue, registry, entity)
         figures.update(values or {})
         for code in drop:
             figures[code] = None
-        data = fill_by_names(build_template(catalogue, registry, entity, period), figures)
+        data = fill_by_names(build_template(catalogue, registry, entity, period), figures, evidence)
         path = tmp_path / (name or f"{entity}_{period}.xlsx")
         path.write_bytes(data)
         return path

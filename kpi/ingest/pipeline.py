@@ -199,6 +199,7 @@ def _write(
         version_rows: dict[str, list[Any]] = {k: [] for k in (
             "id", "entity", "period", "version", "sha", "file", "tv", "by", "at", "submitted")}
         value_rows: dict[str, list[Any]] = {"id": [], "measure": [], "value": [], "cell": []}
+        evidence_rows: list[tuple[Any, ...]] = []
         for return_id, o in zip(ids, fresh):
             assert o.data is not None
             path = o.path
@@ -209,6 +210,7 @@ def _write(
                 ("at", now), ("submitted", submitted_at.get(path, now)),
             ):
                 version_rows[key].append(value)
+            evidence_rows += [row.as_db_row(return_id) for row in o.data.evidence]
             for measure, value in o.data.values.items():
                 value_rows["id"].append(return_id)
                 value_rows["measure"].append(measure)
@@ -233,3 +235,18 @@ def _write(
             """,
             value_rows,
         )
+        if evidence_rows:
+            columns = list(zip(*evidence_rows))
+            names = ("id", "task", "status", "doc_type", "doc_number", "doc_date", "signatory", "reference",
+                     "events", "participants", "related_date", "audit_years")
+            cur.execute(
+                """
+                INSERT INTO evidence
+                SELECT unnest($id::BIGINT[]), unnest($task::VARCHAR[]), unnest($status::VARCHAR[]),
+                       unnest($doc_type::VARCHAR[]), unnest($doc_number::VARCHAR[]), unnest($doc_date::DATE[]),
+                       unnest($signatory::VARCHAR[]), unnest($reference::VARCHAR[]),
+                       unnest($events::INTEGER[][]), unnest($participants::INTEGER[][]),
+                       unnest($related_date::DATE[]), unnest($audit_years::VARCHAR[])
+                """,
+                {name: list(column) for name, column in zip(names, columns)},
+            )

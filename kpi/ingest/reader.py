@@ -164,9 +164,9 @@ def _check_sheet(archive: zipfile.ZipFile, name: str, part: str, limits: Limits)
             if corner_match:
                 _check_ref(corner_match.group(1), int(corner_match.group(2)), name, limits)
     for candidate in _FAR_CELL_REF.finditer(xml):
-        match = _REF_PART.match(candidate.group(1).decode())
-        if match:
-            _check_ref(match.group(1), int(match.group(2)), name, limits)
+        ref = _REF_PART.match(candidate.group(1).decode())
+        if ref:
+            _check_ref(ref.group(1), int(ref.group(2)), name, limits)
 
 
 def _check_ref(col: str, row: int, sheet: str, limits: Limits) -> None:

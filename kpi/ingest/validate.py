@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi.catalogue import Catalogue, Entity, Registry, measures_for_entity, parse_period
+from kpi.evidence import EVIDENCE_SHEET, EvidenceRow, parse_evidence
 from kpi.i18n import t
 from kpi.template import META_NAMES, RETURN_SHEET, SUPPORTED_TEMPLATE_VERSIONS
 
@@ -17,7 +18,6 @@ FLAG_WORDS = {
     "1": 1, "0": 0, "true": 1, "false": 0, "иә": 1, "жоқ": 0, "да": 1, "нет": 0, "yes": 1, "no": 0,
     "ия": 1, "и": 1, "y": 1, "n": 0,
 }
-MAX_TEXT_LENGTH = 2000
 
 
 class Issue(BaseModel):
@@ -45,9 +45,9 @@ class Issue(BaseModel):
 
 
 class ReturnData(BaseModel):
-    """A validated return: the figures of one entity for one period."""
+    """A validated return: the figures of one entity for one period, and its task evidence."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     file: str
     sha256: str
@@ -56,7 +56,7 @@ class ReturnData(BaseModel):
     template_version: str
     values: dict[str, int]
     cells: dict[str, str]
-    evidence: tuple[dict[str, Any], ...] = ()
+    evidence: tuple[EvidenceRow, ...] = ()
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Context:
     period: str | None = None
     values: dict[str, int] = field(default_factory=dict)
     cells: dict[str, str] = field(default_factory=dict)
+    evidence: list[EvidenceRow] = field(default_factory=list)
 
     def cell(self, name: str) -> dict[str, Any] | None:
         cell: dict[str, Any] | None = self.raw.get("cells", {}).get(name)
@@ -215,12 +216,29 @@ def rule_parts_within_wholes(ctx: Context) -> None:
                     part=" + ".join(rule.part), part_value=part, whole=" + ".join(rule.whole), whole_value=whole)
 
 
+def rule_evidence(ctx: Context) -> None:
+    """The evidence sheet: known tasks of the entity, choices from the lists, real dates, whole counts."""
+    if ctx.entity is None or ctx.period is None:
+        return
+    table = ctx.raw.get("tables", {}).get(EVIDENCE_SHEET)
+    if table is None:
+        ctx.issues.append(Issue(file=ctx.file, code="missing_sheet", params={"sheet": EVIDENCE_SHEET},
+                                sheet=EVIDENCE_SHEET))
+        return
+    rows, problems = parse_evidence(ctx.catalogue, ctx.registry, ctx.entity, ctx.period, table)
+    for problem in problems:
+        ctx.issues.append(Issue(file=ctx.file, code=problem.code, params=problem.params, sheet=EVIDENCE_SHEET,
+                                cell=problem.cell, value=problem.value))
+    ctx.evidence = rows
+
+
 RULES: tuple[Rule, ...] = (
     rule_sheets_present,
     rule_template_version,
     rule_entity_and_period,
     rule_measure_values,
     rule_parts_within_wholes,
+    rule_evidence,
 )
 
 
@@ -239,6 +257,7 @@ def validate(
         ReturnData(
             file=file, sha256=raw["sha256"], entity=ctx.entity.code, period=ctx.period,
             template_version=str(version_cell.get("value")), values=ctx.values, cells=ctx.cells,
+            evidence=tuple(ctx.evidence),
         ),
         [],
     )

@@ -1,0 +1,350 @@
+"""Proof behind the numbers: each task's evidence checked against the guide's rules, and formalism flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+
+from kpi.catalogue import (
+    Catalogue,
+    EvidenceRule,
+    Registry,
+    load_catalogue,
+    parse_period,
+    quarter_end,
+    shift_period,
+    tasks_for_entity,
+)
+from kpi.engine import KpiEngine
+from kpi.evidence import EvidenceRow, choice_label
+from kpi.i18n import format_number, t
+from kpi.settings import AGENCY_TIME_ZONE
+from kpi.store import FULL_ACCESS, AccessScope
+
+COMPLIANCE_STATUSES: tuple[str, ...] = ("proven", "missing", "late", "below_cadence", "not_applicable")
+_SEVERITY = {"missing": 3, "late": 2, "below_cadence": 1}
+DOCUMENT_FIELDS = ("doc_type", "doc_number", "doc_date", "reference")
+OUTLIER_Z = 3.5
+MIN_PEERS = 5
+
+
+@dataclass(frozen=True)
+class FailedRule:
+    """A rule a task's evidence did not pass, with what the message needs."""
+
+    rule: str
+    outcome: str  # missing | late | below_cadence
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, lang: str | None = None) -> str:
+        return t(f"compliance.rule.{self.kind}", lang, **self.localised(lang))
+
+    @property
+    def kind(self) -> str:
+        return str(self.params.get("_kind", self.rule))
+
+    def localised(self, lang: str | None) -> dict[str, Any]:
+        out = {k: v for k, v in self.params.items() if not k.startswith("_")}
+        rule_text = self.params.get("_text")
+        if isinstance(rule_text, dict):
+            out["rule"] = rule_text.get(lang or "kk") or rule_text["kk"]
+        if "status" in out:
+            out["status"] = choice_label("status", str(out["status"]), lang or "kk")
+        if "signatory" in out:
+            out["signatory"] = choice_label("signatory", str(out["signatory"]), lang or "kk")
+        return out
+
+
+@dataclass
+class TaskCompliance:
+    """Where one entity stands on one task for a period."""
+
+    entity: str
+    task: str
+    status: str
+    failed: list[FailedRule] = field(default_factory=list)
+    evidence: EvidenceRow | None = None
+    return_id: int | None = None
+
+    def as_dict(self, lang: str | None = None) -> dict[str, Any]:
+        return {
+            "entity": self.entity, "task": self.task, "status": self.status,
+            "failed_rules": [{"rule": f.rule, "message": f.message(lang)} for f in self.failed],
+        }
+
+
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    """Working days after `start` up to and including `end`: weekends and Kazakhstan's public holidays excluded."""
+    if end <= start:
+        return 0
+    days = [start + dt.timedelta(days=i) for i in range(1, (end - start).days + 1)]
+    holidays = _kz_holidays(tuple(sorted({d.year for d in days})))
+    return sum(1 for d in days if d.weekday() < 5 and d not in holidays)
+
+
+@lru_cache(maxsize=32)
+def _kz_holidays(years: tuple[int, ...]) -> frozenset[dt.date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays("KZ", years=list(years)).keys())
+
+
+def _rule_params(rule: EvidenceRule, kind: str | None = None, **params: Any) -> dict[str, Any]:
+    return {"_kind": kind or rule.kind, "_text": rule.text.model_dump(), **params}
+
+
+def check_cadence(rule: EvidenceRule, row: EvidenceRow, quarter: int) -> FailedRule | None:
+    """Events per month, per quarter, or pro rata per year, up to the period's end."""
+    minimum = rule.minimum or 0
+    months = quarter * 3
+    if rule.per == "month":
+        for month in range(1, months + 1):
+            if row.events[month - 1] < minimum:
+                return FailedRule(rule.id, "below_cadence", _rule_params(
+                    rule, period=f"{month:02}", held=row.events[month - 1], needed=minimum))
+    elif rule.per == "quarter":
+        for q in range(1, quarter + 1):
+            held = sum(row.events[(q - 1) * 3:q * 3])
+            if held < minimum:
+                return FailedRule(rule.id, "below_cadence", _rule_params(rule, period=f"Q{q}", held=held,
+                                                                         needed=minimum))
+    else:
+        needed = minimum * months // 12  # pro rata, rounded down: a yearly one-off is due by December
+        held = sum(row.events[:months])
+        if held < needed:
+            return FailedRule(rule.id, "below_cadence", _rule_params(rule, period=f"01-{months:02}", held=held,
+                                                                     needed=needed))
+    return None
+
+
+def check_deadline(rule: EvidenceRule, row: EvidenceRow) -> FailedRule | None:
+    """The document came within the allowed days of the related date (working days where the guide says so)."""
+    if row.related_date is None or row.doc_date is None:
+        return FailedRule(rule.id, "missing", _rule_params(rule, kind="deadline_dates"))
+    days = rule.days or 0
+    if rule.working_days:
+        elapsed = working_days_between(row.related_date, row.doc_date)
+    else:
+        elapsed = (row.doc_date - row.related_date).days
+    if elapsed > days:
+        return FailedRule(rule.id, "late", _rule_params(rule, elapsed=elapsed, days=days))
+    return None
+
+
+def check_audit_years(rule: EvidenceRule, row: EvidenceRow, year: int) -> FailedRule | None:
+    """Audit reports are attached for each of the preceding years."""
+    wanted = {year - i for i in range(1, (rule.years or 0) + 1)}
+    given = {int(part) for part in _split_years(row.audit_years or "")}
+    missing = sorted(wanted - given)
+    if missing:
+        return FailedRule(rule.id, "missing", _rule_params(rule, missing=", ".join(map(str, missing))))
+    return None
+
+
+def _split_years(text: str) -> list[str]:
+    return [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip().isdigit()]
+
+
+def check_signatory(rule: EvidenceRule, row: EvidenceRow, required: str | None) -> FailedRule | None:
+    """Signed at no lower level than the guide allows (the first head where the task says so)."""
+    allowed = (required,) if required else rule.allowed
+    if row.signatory is not None and row.signatory not in allowed:
+        return FailedRule(rule.id, "missing", _rule_params(rule, signatory=row.signatory))
+    return None
+
+
+def evaluate_task(catalogue: Catalogue, task_id: str, row: EvidenceRow | None, period: str) -> tuple[str, list[FailedRule]]:
+    """A task's compliance status for a period and the rules it failed."""
+    year, quarter = parse_period(period)
+    if row is None or row.status is None:
+        return "missing", [FailedRule("no_row", "missing")]
+    if row.status == "no_facts":
+        return "not_applicable", []
+    rules = catalogue.rules_for_task(task_id)
+    cadence = [r for r in rules if r.kind == "cadence"]
+    ongoing_ok = cadence and row.status == "in_progress"
+    if row.status != "done" and not ongoing_ok:
+        return "missing", [FailedRule("not_done", "missing", {"status": row.status})]
+    failed: list[FailedRule] = []
+    absent = [name for name in DOCUMENT_FIELDS if getattr(row, name) in (None, "")]
+    if absent:
+        failed.append(FailedRule("no_document", "missing", {"fields": ", ".join(absent)}))
+    required = catalogue.task_field(task_id, "signatory")
+    for rule in rules:
+        result = None
+        if rule.kind == "signatory":
+            result = check_signatory(rule, row, required if isinstance(required, str) else None)
+        elif rule.kind == "deadline":
+            result = check_deadline(rule, row)
+        elif rule.kind == "audit_years":
+            result = check_audit_years(rule, row, year)
+        elif rule.kind == "cadence":
+            result = check_cadence(rule, row, quarter)
+        if result is not None:
+            failed.append(result)
+    if not failed:
+        return "proven", []
+    return max(failed, key=lambda f: _SEVERITY[f.outcome]).outcome, failed
+
+
+def _evidence_rows(cur: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[str, int], dict[tuple[str, str], EvidenceRow]]:
+    returns = dict(cur.execute(
+        "SELECT entity_code, return_id FROM current_return WHERE period = ?", [period]).fetchall())
+    rows = cur.execute(
+        """
+        SELECT r.entity_code, e.task_id, e.status, e.doc_type, e.doc_number, e.doc_date, e.signatory,
+               e.reference, e.related_date, e.audit_years, e.events, e.participants
+        FROM current_return r JOIN evidence e USING (return_id) WHERE r.period = ?
+        """, [period]).fetchall()
+    evidence = {}
+    for entity, task, status, doc_type, number, doc_date, signatory, reference, related, audit, events, people in rows:
+        evidence[(entity, task)] = EvidenceRow(
+            task_id=task, status=status or None, doc_type=doc_type, doc_number=number, doc_date=doc_date,
+            signatory=signatory, reference=reference, related_date=related, audit_years=audit,
+            events=list(events or [0] * 12), participants=list(people or [0] * 12))
+    return returns, evidence
+
+
+def compliance(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, registry: Registry, period: str, *,
+               scope: AccessScope = FULL_ACCESS, entities: Iterable[str] | None = None) -> list[TaskCompliance]:
+    """One result per entity × task the entity carries out, for a period."""
+    parse_period(period)
+    returns, evidence = _evidence_rows(cur, period)
+    wanted = set(entities) if entities is not None else None
+    out = []
+    for entity in registry.entities:
+        if not scope.allows(entity.code) or (wanted is not None and entity.code not in wanted):
+            continue
+        return_id = returns.get(entity.code)
+        for task in tasks_for_entity(catalogue, registry, entity):
+            if return_id is None:
+                out.append(TaskCompliance(entity.code, task.id, "missing", [FailedRule("no_return", "missing")]))
+                continue
+            row = evidence.get((entity.code, task.id))
+            status, failed = evaluate_task(catalogue, task.id, row, period)
+            out.append(TaskCompliance(entity.code, task.id, status, failed, row, return_id))
+    return out
+
+
+def compliance_scores(results: Iterable[TaskCompliance]) -> dict[str, float]:
+    """Per entity: the share of its tasks that are proven or not applicable, in percent."""
+    totals: dict[str, list[int]] = {}
+    for r in results:
+        counts = totals.setdefault(r.entity, [0, 0])
+        counts[1] += 1
+        counts[0] += r.status in ("proven", "not_applicable")
+    return {entity: 100 * ok / total for entity, (ok, total) in totals.items() if total}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A sign that a return may be formal rather than real."""
+
+    entity: str
+    period: str
+    code: str
+    subject: str | None
+    params: dict[str, Any]
+    return_id: int | None = None
+
+    def message(self, lang: str | None = None) -> str:
+        params = dict(self.params)
+        if "measure" in params:
+            params["measure"] = load_catalogue().measure_by_code[params["measure"]].label(lang or "kk")
+        for key in ("value", "median"):
+            if key in params:
+                params[key] = format_number(params[key], lang, unit=params.get("unit", ""))
+        params.pop("unit", None)
+        return t(f"flag.{self.code}", lang, **params)
+
+    def as_dict(self, lang: str | None = None) -> dict[str, Any]:
+        return {"entity": self.entity, "period": self.period, "flag": self.code, "subject": self.subject,
+                "return_id": self.return_id, "message": self.message(lang)}
+
+
+def formalism_flags(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, registry: Registry, engine: KpiEngine,
+                    period: str, *, deadline_days: int = 10, scope: AccessScope = FULL_ACCESS,
+                    tasks: list[TaskCompliance] | None = None) -> list[Flag]:
+    """Every formalism and data-quality flag of a period, each explaining itself."""
+    year, quarter = parse_period(period)
+    flags: list[Flag] = []
+    returns = {e: (rid, None) for e, rid in cur.execute(
+        "SELECT entity_code, return_id FROM current_return WHERE period = ?", [period]).fetchall()}
+    first_submitted = dict(cur.execute(
+        f"SELECT entity_code, min(timezone('{AGENCY_TIME_ZONE}', submitted_at)) FROM return_version "
+        "WHERE period = ? GROUP BY entity_code", [period]).fetchall())
+    values = _values(cur, period)
+    previous_period = shift_period(period, -1) if quarter > 1 else None
+    previous = _values(cur, previous_period) if previous_period else {}
+    tasks = tasks if tasks is not None else compliance(cur, catalogue, registry, period, scope=scope)
+    proven = {(r.entity, r.task) for r in tasks if r.status == "proven"}
+    stock = {m.code for m in catalogue.measures if m.stock}
+    due = quarter_end(period) + dt.timedelta(days=deadline_days)
+    kpi_values = engine.compute(cur, [period], levels=["entity"], metrics=[k.id for k in catalogue.kpis], scope=scope)
+    for entity_code, (return_id, _submitted) in sorted(returns.items()):
+        if not scope.allows(entity_code):
+            continue
+        mine = values.get(entity_code, {})
+        before = previous.get(entity_code)
+        if before and mine == before and any(v for m, v in mine.items() if m not in stock):
+            flags.append(Flag(entity_code, period, "copied_from_previous_quarter", None,
+                              {"previous": previous_period}, return_id))
+        if before:
+            for measure, value in mine.items():
+                if measure not in stock and measure in before and value < before[measure]:
+                    flags.append(Flag(entity_code, period, "cumulative_fall", measure, {
+                        "measure": measure, "before": before[measure], "after": value,
+                        "previous": previous_period}, return_id))
+        submitted = first_submitted.get(entity_code)
+        if submitted is not None and submitted.date() > due:
+            flags.append(Flag(entity_code, period, "late_return", None, {
+                "submitted": submitted.date().isoformat(), "due": due.isoformat()}, return_id))
+    for r in tasks:
+        if r.evidence is not None and any(f.kind == "signatory" for f in r.failed):
+            flags.append(Flag(r.entity, period, "signatory_below_level", r.task, {"task": r.task}, r.return_id))
+    by_kpi_type: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for v in kpi_values:
+        kpi = catalogue.kpi_by_id[v.kpi]
+        if v.value is None or kpi.kind not in ("share", "flag_share", "ratio"):
+            continue
+        entity = registry.entity_by_code[str(v.key)]
+        return_id = returns.get(entity.code, (None, None))[0]
+        if kpi.kind == "share" and v.value == 100:
+            task_ids = [t.id for p in kpi.projects for t in p.tasks]
+            if not any((entity.code, task_id) in proven for task_id in task_ids):
+                flags.append(Flag(entity.code, period, "share_100_without_evidence", kpi.id, {"kpi": kpi.id},
+                                  return_id))
+        if kpi.kind != "flag_share":
+            by_kpi_type.setdefault((kpi.id, entity.type), []).append((entity.code, float(v.value)))
+    for (kpi_id, _type), peers in by_kpi_type.items():
+        if len(peers) < MIN_PEERS:
+            continue
+        numbers = [value for _, value in peers]
+        median: float = statistics.median(numbers)
+        mad = statistics.median(abs(x - median) for x in numbers)
+        if mad == 0:
+            continue
+        unit = catalogue.kpi_by_id[kpi_id].unit
+        for entity_code, peer_value in peers:
+            z = 0.6745 * (peer_value - median) / mad
+            if abs(z) > OUTLIER_Z:
+                flags.append(Flag(entity_code, period, "outlier", kpi_id, {
+                    "kpi": kpi_id, "value": peer_value, "median": median, "unit": unit},
+                    returns.get(entity_code, (None, None))[0]))
+    return flags
+
+
+def _values(cur: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for entity, measure, value in cur.execute(
+            "SELECT entity_code, measure, value FROM current_value WHERE period = ?", [period]).fetchall():
+        out.setdefault(entity, {})[measure] = value
+    return out
+
+

@@ -1,0 +1,256 @@
+"""Every rule of the guide on task evidence, each with a return that breaks it and one that passes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpi.compliance import compliance, compliance_scores, formalism_flags, working_days_between
+from kpi.engine import KpiEngine
+from kpi.ingest.pipeline import ingest_files
+from kpi.store import Store
+
+DOC = {"status": "Орындалды", "doc_type": "Хаттама", "doc_number": "12-ө", "doc_date": dt.date(2025, 3, 20),
+       "signatory": "Бірінші басшы", "reference": "https://pmis.example/doc/12"}
+
+
+def proven_doc(**changes: Any) -> dict[str, Any]:
+    return {**DOC, **changes}
+
+
+@pytest.fixture
+def check(store: Store, catalogue, registry, make_return):
+    """Ingest one return with the given evidence and give back {task: (status, [failed rule ids])}."""
+
+    def run(entity: str, period: str, evidence: dict[str, dict[str, Any]], **kwargs: Any):
+        path = make_return(entity, period, evidence=evidence, name=f"{entity}-{period}-{len(evidence)}.xlsx")
+        report = ingest_files(store, catalogue, registry, [path], **kwargs)
+        assert report.ok, report.as_dict("en")["rejected"]
+        results = compliance(store.cursor(), catalogue, registry, period, entities=[entity])
+        return {r.task: (r.status, [f.rule for f in r.failed]) for r in results}
+
+    return run
+
+
+def test_working_days_skip_weekends_and_kazakh_holidays() -> None:
+    # Nauryz 2025: 21-23 March, observed on 24 and 25 March.
+    assert working_days_between(dt.date(2025, 3, 14), dt.date(2025, 3, 31)) == 8
+    assert working_days_between(dt.date(2025, 3, 3), dt.date(2025, 3, 7)) == 4
+    assert working_days_between(dt.date(2025, 3, 7), dt.date(2025, 3, 7)) == 0
+
+
+def test_action_plan_within_ten_working_days_across_a_holiday(check) -> None:
+    # 17 calendar days and 11 weekdays, but only 8 working days: Nauryz falls in between.
+    on_time = check("akimat_abai", "2025Q1", {"G1.P2.T1": proven_doc(
+        doc_date=dt.date(2025, 3, 31), related_date=dt.date(2025, 3, 14))})
+    assert on_time["G1.P2.T1"] == ("proven", [])
+    late = check("akimat_astana", "2025Q2", {"G1.P2.T1": proven_doc(
+        doc_date=dt.date(2025, 4, 3), related_date=dt.date(2025, 3, 14))})
+    assert late["G1.P2.T1"] == ("late", ["action_plan_within_10_working_days"])
+
+
+def test_deadline_needs_both_dates(check) -> None:
+    got = check("akimat_abai", "2025Q1", {"G1.P2.T2": proven_doc()})
+    assert got["G1.P2.T2"] == ("missing", ["action_plan_within_10_working_days"])
+
+
+def test_staff_acquainted_within_three_days(check) -> None:
+    ok = check("qp_kmg", "2025Q1", {"G4.P1.T6": proven_doc(related_date=dt.date(2025, 2, 3),
+                                                          doc_date=dt.date(2025, 2, 6))})
+    assert ok["G4.P1.T6"] == ("proven", [])
+    late = check("qp_ktz", "2025Q1", {"G4.P1.T6": proven_doc(related_date=dt.date(2025, 2, 3),
+                                                            doc_date=dt.date(2025, 2, 7))})
+    assert late["G4.P1.T6"] == ("late", ["staff_acquainted_within_3_days"])
+
+
+def test_audit_reports_of_the_last_three_years(check) -> None:
+    deadline = {"related_date": dt.date(2025, 3, 10), "doc_date": dt.date(2025, 3, 17)}
+    ok = check("akimat_abai", "2025Q1", {"G1.P2.T9": proven_doc(audit_years="2022, 2023, 2024", **deadline)})
+    assert ok["G1.P2.T9"] == ("proven", [])
+    short = check("akimat_astana", "2025Q1", {"G1.P2.T9": proven_doc(audit_years="2023, 2024", **deadline)})
+    assert short["G1.P2.T9"] == ("missing", ["audit_reports_last_3_years"])
+
+
+@pytest.mark.parametrize(("task", "entity", "good", "bad", "rule"), [
+    ("G3.P1.T1", "akimat_abai", [1, 1, 1], [1, 0, 1], "residents_monthly"),
+    ("G3.P1.T4", "akimat_abai", [2, 3, 2], [2, 1, 2], "youth_two_a_month"),
+    ("G3.P2.T2", "min_finance", [1, 1, 2], [1, 1, 0], "civil_servants_monthly"),
+    ("G4.P1.T9", "qp_kmg", [1, 1, 1], [0, 1, 1], "quasi_training_monthly"),
+    ("G3.P1.T6", "akimat_abai", [0, 1, 0], [0, 0, 0], "statesmen_quarterly"),
+    ("G3.P1.T7", "akimat_abai", [0, 0, 2], [0, 0, 0], "communities_quarterly"),
+])
+def test_cadence_by_month_and_quarter(check, task, entity, good, bad, rule) -> None:
+    ok = check(entity, "2025Q1", {task: proven_doc(status="Орындалуда", events=good)})
+    assert ok[task] == ("proven", [])
+    below = check(entity, "2024Q1", {task: proven_doc(status="Орындалуда", events=bad, doc_date=dt.date(2024, 3, 1))})
+    assert below[task] == ("below_cadence", [rule])
+
+
+@pytest.mark.parametrize(("task", "rule", "needed"), [
+    ("G3.P1.T2", "one_video", 1), ("G3.P1.T5", "honesty_hour_lecture", 1), ("G3.P1.T3", "twenty_videos_shown", 20),
+])
+def test_yearly_counts_are_due_pro_rata(check, task, rule, needed) -> None:
+    # Half-way through the year half of the yearly count is due (a single video only by December).
+    half = check("akimat_abai", "2025Q2", {task: proven_doc(events=[0, 0, 0, 0, 0, needed // 2])})
+    assert half[task] == ("proven", [])
+    year_short = [0] * 11 + [needed - 1]
+    end = check("akimat_astana", "2025Q4", {task: proven_doc(events=year_short)})
+    assert end[task] == ("below_cadence", [rule])
+    year_full = [0] * 11 + [needed]
+    full = check("akimat_jetisu", "2025Q4", {task: proven_doc(events=year_full)})
+    assert full[task] == ("proven", [])
+
+
+def test_signatory_level(check) -> None:
+    got = check("akimat_abai", "2025Q1", {
+        "G1.P1.T1": proven_doc(signatory="Заместитель первого руководителя"),
+        "G1.P1.T2": proven_doc(signatory="Иное должностное лицо"),
+        "G2.P1.T1": proven_doc(signatory="Deputy of the first head"),  # this task's evidence is signed by the first head
+        "G2.P1.T2": proven_doc(),
+    })
+    assert got["G1.P1.T1"] == ("proven", [])
+    assert got["G1.P1.T2"] == ("missing", ["signed_by_senior_official"])
+    assert got["G2.P1.T1"] == ("missing", ["signed_by_senior_official"])
+    assert got["G2.P1.T2"] == ("proven", [])
+
+
+def test_no_facts_is_not_a_failure_where_the_guide_allows_it(check, store, catalogue, registry, make_return) -> None:
+    got = check("akimat_abai", "2025Q1", {"G1.P4.T1": {"status": "Фактілер болмады"}, "G1.P1.T1": {}})
+    assert got["G1.P4.T1"] == ("not_applicable", [])
+    assert got["G1.P1.T1"] == ("missing", ["no_row"])
+    bad = make_return("akimat_abai", "2025Q2", evidence={"G1.P1.T1": {"status": "No facts"}})
+    report = ingest_files(store, catalogue, registry, [bad])
+    issue = report.outcomes[0].issues[0]
+    assert (issue.code, issue.sheet, issue.cell) == ("evidence_no_facts_not_allowed", "Дәлелдер", "C4")
+
+
+def test_done_needs_a_whole_document(check) -> None:
+    got = check("akimat_abai", "2025Q1", {
+        "G1.P1.T3": proven_doc(doc_number=None, reference=None),
+        "G1.P1.T4": proven_doc(status="Басталған жоқ"),
+    })
+    assert got["G1.P1.T3"] == ("missing", ["no_document"])
+    assert got["G1.P1.T4"] == ("missing", ["not_done"])
+
+
+def test_no_return_means_every_task_missing(store, catalogue, registry) -> None:
+    results = compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["univ_enu"])
+    assert len(results) == 7
+    assert {(r.status, r.failed[0].rule) for r in results} == {("missing", "no_return")}
+    assert compliance_scores(results) == {"univ_enu": 0}
+
+
+def test_bad_evidence_cells_are_located(store, catalogue, registry, make_return) -> None:
+    path = make_return("akimat_abai", "2025Q1", evidence={
+        "G1.P1.T1": {"status": "Almost", "doc_date": "31.02.2025", "events": [1, -2, 1, 4]},
+    })
+    report = ingest_files(store, catalogue, registry, [path])
+    issues = {(i.code, i.cell) for i in report.outcomes[0].issues}
+    assert issues == {("evidence_bad_choice", "C4"), ("evidence_bad_date", "F4"), ("evidence_bad_count", "L4"),
+                      ("evidence_future_month", "N4")}
+
+
+def test_compliance_score_and_messages(check, store, catalogue, registry) -> None:
+    check("univ_enu", "2025Q1", {
+        "G3.P4.T1": proven_doc(), "G3.P4.T2": proven_doc(), "G3.P5.T1": proven_doc(signatory="Басқа лауазымды тұлға"),
+    })
+    results = compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["univ_enu"])
+    assert compliance_scores(results)["univ_enu"] == pytest.approx(100 * 2 / 7)
+    failed = next(r for r in results if r.task == "G3.P5.T1").as_dict("en")
+    assert failed["status"] == "missing"
+    assert "Another official" in failed["failed_rules"][0]["message"]
+    assert "first head" in failed["failed_rules"][0]["message"]
+
+
+# Formalism and data-quality flags
+
+
+@pytest.fixture
+def flags(store: Store, catalogue, registry):
+    engine = KpiEngine(catalogue, registry)
+
+    def run(period: str) -> set[tuple[str, str, str | None]]:
+        return {(f.entity, f.code, f.subject) for f in formalism_flags(store.cursor(), catalogue, registry, engine,
+                                                                       period)}
+
+    return run
+
+
+def test_share_of_100_without_evidence(store, catalogue, registry, make_return, flags) -> None:
+    formal = make_return("akimat_abai", "2025Q1", {"subdivisions_total": 9, "subdivisions_analysed": 9})
+    real = make_return("akimat_astana", "2025Q1", {"subdivisions_total": 9, "subdivisions_analysed": 9},
+                       evidence={"G1.P1.T1": proven_doc()})
+    assert ingest_files(store, catalogue, registry, [formal, real]).ok
+    got = flags("2025Q1")
+    assert ("akimat_abai", "share_100_without_evidence", "G1.K1") in got
+    assert ("akimat_astana", "share_100_without_evidence", "G1.K1") not in got
+
+
+def test_copied_and_falling_running_totals(store, catalogue, registry, make_return, flags) -> None:
+    q1 = {"subdivisions_total": 9, "subdivisions_analysed": 5, "offences_criminal": 2}
+    paths = [
+        make_return("akimat_abai", "2025Q1", q1, name="a1.xlsx"),
+        make_return("akimat_abai", "2025Q2", q1, name="a2.xlsx"),  # copied unchanged
+        make_return("akimat_astana", "2025Q1", q1, name="b1.xlsx"),
+        make_return("akimat_astana", "2025Q2", {**q1, "subdivisions_analysed": 4, "offences_criminal": 3},
+                    name="b2.xlsx"),  # a running total fell
+        make_return("akimat_jetisu", "2025Q1", q1, name="c1.xlsx"),
+        make_return("akimat_jetisu", "2025Q2", {**q1, "subdivisions_analysed": 7}, name="c2.xlsx"),
+    ]
+    assert ingest_files(store, catalogue, registry, paths).ok
+    got = flags("2025Q2")
+    assert ("akimat_abai", "copied_from_previous_quarter", None) in got
+    assert ("akimat_astana", "cumulative_fall", "subdivisions_analysed") in got
+    assert not {f for f in got if f[0] == "akimat_jetisu" and f[1] in ("cumulative_fall", "copied_from_previous_quarter")}
+    # A stock such as the number of subdivisions may fall without a flag.
+    assert ("akimat_astana", "cumulative_fall", "subdivisions_total") not in got
+
+
+def test_outlier_among_peers(store, catalogue, registry, make_return, flags) -> None:
+    shares = {"akimat_abai": 80, "akimat_akmola": 82, "akimat_aktobe": 79, "akimat_atyrau": 81,
+              "akimat_jetisu": 78, "akimat_astana": 5}
+    paths = [make_return(code, "2025Q1", {"subdivisions_total": 100, "subdivisions_analysed": share})
+             for code, share in shares.items()]
+    assert ingest_files(store, catalogue, registry, paths).ok
+    got = flags("2025Q1")
+    outliers = {f[0] for f in got if f[1] == "outlier" and f[2] == "G1.K1"}
+    assert outliers == {"akimat_astana"}
+
+
+def test_late_return(store, catalogue, registry, make_return, flags) -> None:
+    late = make_return("akimat_abai", "2025Q1", name="late.xlsx")
+    on_time = make_return("akimat_astana", "2025Q1", name="on-time.xlsx")
+    submitted = {str(late): dt.datetime(2025, 4, 21, 9, tzinfo=dt.UTC),
+                 str(on_time): dt.datetime(2025, 4, 9, 9, tzinfo=dt.UTC)}
+    assert ingest_files(store, catalogue, registry, [late, on_time], submitted_at=submitted).ok
+    got = flags("2025Q1")
+    assert ("akimat_abai", "late_return", None) in got
+    assert ("akimat_astana", "late_return", None) not in got
+
+
+def test_signature_below_level_flag(check, flags) -> None:
+    check("akimat_abai", "2025Q1", {"G1.P1.T2": proven_doc(signatory="Басқа лауазымды тұлға")})
+    assert ("akimat_abai", "signatory_below_level", "G1.P1.T2") in flags("2025Q1")
+
+
+def test_compliance_cli_json(tmp_path, make_return) -> None:
+    db = tmp_path / "c.duckdb"
+    path = make_return("univ_enu", "2025Q1", evidence={"G3.P4.T1": proven_doc()})
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-m", "kpi", "ingest", "--db", str(db), str(path)], check=True, cwd=root,
+                   env=env, capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "kpi", "compliance", "--db", str(db), "--period", "2025Q1",
+                          "--json", "--lang", "en"], check=True, cwd=root, env=env, capture_output=True, text=True)
+    rows = json.loads(out.stdout)
+    univ = {r["task"]: r for r in rows if r["entity"] == "univ_enu"}
+    assert univ["G3.P4.T1"]["status"] == "proven" and univ["G3.P4.T1"]["failed_rules"] == []
+    assert univ["G3.P4.T2"]["status"] == "missing" and univ["G3.P4.T2"]["failed_rules"][0]["rule"] == "no_row"
+    assert set(rows[0]) == {"entity", "task", "status", "failed_rules"}
