@@ -124,7 +124,7 @@ def scope_name(scope: BriefingScope, registry: Registry, lang: str) -> str:
     return registry.entity_by_code[str(scope.key)].name(lang)
 
 
-def scope_options(registry: Registry, level: ScopeLevel, lang: str) -> list[tuple[str, str]]:
+def scope_options(registry: Registry, level: str, lang: str) -> list[tuple[str, str]]:
     """Every scope of a level as (code, name), for a chooser."""
     if level == "national":
         return [("national", t("level.national", lang))]
@@ -164,10 +164,12 @@ class BriefingRequest:
     lang: str = "kk"
     kpis: tuple[str, ...] = ()
     trend_quarters: int = 8
-    national_breakdown: Literal["region", "entity_type"] = "region"
+    national_breakdown: str = "region"  # or "entity_type"
 
     def __post_init__(self) -> None:
         parse_period(self.period)
+        if self.national_breakdown not in ("region", "entity_type"):
+            raise BriefingError(f"a national pack ranks regions or entity types, not {self.national_breakdown!r}")
         if self.lang not in LANGUAGES:
             raise BriefingError(f"unknown language {self.lang!r}")
         if not 2 <= self.trend_quarters <= 20:
@@ -788,7 +790,7 @@ def _box(slide: object, x: float, y: float, w: float, h: float, text: str, *, ma
         shape.name = name
     frame = shape.text_frame
     frame.word_wrap = True
-    frame.auto_size = MSO_AUTO_SIZE.NONE
+    frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
     frame.vertical_anchor = anchor
     frame.margin_left = frame.margin_right = Inches(TEXT_INSET)
     frame.margin_top = frame.margin_bottom = Inches(TEXT_INSET_Y)
@@ -1064,16 +1066,6 @@ def pptx_to_pdf(pptx: bytes, *, lang: str = "kk", timeout: float = 240) -> bytes
 
 
 # --- one call for the app and the command line ----------------------------------------------------------
-
-
-def available_periods(store: Store) -> list[str]:
-    """Periods that have at least one accepted return, newest first."""
-    cur = store.cursor()
-    try:
-        rows = cur.execute("SELECT DISTINCT period FROM current_return ORDER BY period DESC").fetchall()
-    finally:
-        cur.close()
-    return [str(r[0]) for r in rows]
 
 
 def build_briefing(

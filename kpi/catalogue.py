@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -233,7 +233,7 @@ class Catalogue(Frozen):
     def project_of(self, task_id: str) -> Project:
         return next(p for p in self.projects if any(t.id == task_id for t in p.tasks))
 
-    def task_field(self, task_id: str, field: str) -> object:
+    def task_field(self, task_id: str, field: str) -> Any:
         """A task's own goal/executors/evidence/... or, when it has none, its project's."""
         own = getattr(self.task_by_id[task_id], field)
         return own if own not in (None, (), False) else getattr(self.project_of(task_id), field)

@@ -185,6 +185,61 @@ def cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from kpi import auth
+    from kpi.service import open_store
+
+    with open_store(args.db) as store:
+        try:
+            if args.action == "add":
+                password = args.password or getpass.getpass("Password: ")
+                auth.create_user(store, args.username, password, args.role, entities=args.entity or [],
+                                 actor="cli")
+            elif args.action == "passwd":
+                auth.set_password(store, args.username, args.password or getpass.getpass("Password: "), actor="cli")
+            elif args.action == "disable":
+                auth.update_user(store, args.username, active=False, actor="cli")
+        except auth.AuthError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        users = auth.list_users(store)
+    if args.json:
+        _print_json(users)
+    else:
+        for user in users:
+            print(f"{user['username']:20} {user['role']:8} {'active' if user['active'] else 'disabled':9} "
+                  f"{', '.join(user['entities'])}")  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from kpi import audit
+    from kpi.backup import backup
+    from kpi.service import open_store
+
+    with open_store(args.db) as store:
+        manifest = backup(store, Path(args.out))
+        audit.record(store.audit_path, "cli", "backup", str(args.out), files=len(manifest["files"]))
+    print(t("cli.backup_written", _lang(args), path=args.out, count=len(manifest["files"])))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from kpi.backup import restore
+    from kpi.settings import resolve_db_path
+
+    path, _ = resolve_db_path(args.db)
+    try:
+        manifest = restore(Path(args.backup_dir), path, force=args.force)
+    except (ValueError, FileExistsError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(t("cli.restored", _lang(args), path=str(path), count=len(manifest["files"])))
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from kpi.sample import generate_sample
 
@@ -275,11 +330,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one object per entity × task: entity, task, status, failed_rules")
     p.add_argument("--all", action="store_true", help="in the table view, list proven tasks too")
 
-    p = add("flags", "Formalism and data-quality flags for a period (100 % with no evidence, copied or falling "
+    p = add("flags", "Formalism and data-quality flags for a period (full 100-per-cent shares with no evidence, copied or falling "
             "figures, outliers, late returns, low-level signatures).", cmd_flags)
     p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
     p.add_argument("--period", required=True, help="period YYYYQn")
     p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add("users", "List users, or add one, set a password, or disable one (roles: analyst, officer, admin).",
+            cmd_users)
+    p.add_argument("action", nargs="?", choices=["list", "add", "passwd", "disable"], default="list")
+    p.add_argument("username", nargs="?")
+    p.add_argument("--db", help="database file")
+    p.add_argument("--role", choices=["analyst", "officer", "admin"], default="analyst")
+    p.add_argument("--entity", action="append", help="an entity an officer may read and upload for (repeat)")
+    p.add_argument("--password", help="the password (asked for when omitted)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("backup", "Copy the database, the archived uploads and the audit trail, with checksums.", cmd_backup)
+    p.add_argument("--db", help="database file")
+    p.add_argument("--out", required=True, help="an empty or new folder")
+
+    p = add("restore", "Put a backup in place after checking every checksum.", cmd_restore)
+    p.add_argument("backup_dir", help="a folder written by `backup`")
+    p.add_argument("--db", help="database file to restore into (default: the app's)")
+    p.add_argument("--force", action="store_true", help="replace an existing database")
 
     p = add("sample", "Regenerate the deterministic sample returns.", cmd_sample)
     p.add_argument("--out", default="data/sample", help="folder to write into")

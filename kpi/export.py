@@ -62,9 +62,12 @@ def _plain_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The table as UTF-8 CSV with a byte-order mark, so Excel opens Kazakh and Russian text correctly."""
-    buffer = io.StringIO()
-    safe_frame(frame).to_csv(buffer, index=False)
+    """The table as UTF-8 CSV with a byte-order mark, so Excel opens Kazakh and Russian text correctly.
+
+    Rows end in CRLF (RFC 4180), which also makes the writer quote any cell holding a bare CR.
+    """
+    buffer = io.StringIO(newline="")
+    safe_frame(frame).to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -274,7 +274,7 @@ def year_evidence(catalogue: Catalogue, registry: Registry, entity: Entity, year
     for task in tasks_for_entity(catalogue, registry, entity):
         rules = catalogue.rules_for_task(task.id)
         exempt = bool(catalogue.task_field(task.id, "no_facts_exempt"))
-        doc_types = catalogue.task_field(task.id, "doc_types") or ("certificate",)
+        doc_types = tuple(catalogue.task_field(task.id, "doc_types") or ("certificate",))
         if exempt and rng.random() < 0.55:
             plan[task.id] = {"status": "no_facts"}
             continue
@@ -285,7 +285,7 @@ def year_evidence(catalogue: Catalogue, registry: Registry, entity: Entity, year
         doc_date = dt.date(year, 3 * (min(done_quarter, 4) - 1) + month, rng.randint(1, 28))
         entry: dict[str, Any] = {
             "done_quarter": done_quarter,
-            "doc_type": rng.choice(list(doc_types)),
+            "doc_type": rng.choice(doc_types),
             "doc_number": f"{rng.randint(1, 480)}-{rng.choice(['ө', 'б', 'қ', 'ж'])}",
             "doc_date": doc_date,
             "signatory": rng.choices(["first_head", "deputy_head", "chief_of_staff", "other"],

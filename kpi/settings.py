@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         0.1, description="A value within this fraction of its target counts as 'at risk', not 'missed'."
     )
     default_language: str = Field("kk", description="Language of the interface when none is chosen.")
+    login_max_failures: int = Field(5, description="Wrong passwords in a row before an account is locked.")
+    login_lockout_minutes: int = Field(15, description="How long a locked account stays locked.")
+    admin_password: SecretStr | None = Field(
+        None, description="Password of the first admin, created on first run; when unset one is generated "
+        "and printed once to the server log.")
+    require_sign_in: bool = Field(
+        True, description="Ask for sign-in in the app; set false only for a private single-user demo.")
 
     @classmethod
     def settings_customise_sources(

@@ -137,8 +137,9 @@ def fmt_delta(delta: float | None, unit: str, lang: str) -> str | None:
         return None
     rounded = round(delta, decimals_for(unit))
     sign = "+" if rounded > 0 else "-" if rounded < 0 else "±"
+    # format_number keeps decimals for a 'ratio'; a change in percent is shown with them too
     number = format_number(abs(rounded), lang, decimals=decimals_for(unit),
-                           unit="ratio" if unit == "ratio" else "")
+                           unit="ratio" if unit in ("ratio", "percent") else "")
     if unit == "percent":
         return f"{sign}{number}\u00a0{t('unit.pp', lang)}"
     return f"{sign}{number}"
@@ -223,8 +224,8 @@ def metric_label(kpi: Kpi, metric: str, lang: str) -> str:
     return formula.label(lang) if formula.label is not None else key
 
 
-def group_title(title: str) -> str:
-    """A group title in sentence case (the guide writes them in capitals)."""
+def sentence_case(title: str) -> str:
+    """A title in sentence case (the guide writes group and KPI titles in capitals)."""
     return title[:1] + title[1:].lower() if title.isupper() else title
 
 
@@ -531,8 +532,8 @@ def _separators(lang: str) -> str:
 
 
 def _style(fig: go.Figure, title: str, lang: str, *, height: int = 420, x_title: str | None = None,
-           y_title: str | None = None) -> go.Figure:
-    wrapped = wrap(title)
+           y_title: str | None = None, title_width: int = 80) -> go.Figure:
+    wrapped = wrap(title, title_width)
     lines = wrapped.count("<br>") + 1
     fig.update_layout(
         title={"text": wrapped, "x": 0.01, "xanchor": "left", "font": {"size": 18, "color": style.TEXT}},
@@ -541,14 +542,15 @@ def _style(fig: go.Figure, title: str, lang: str, *, height: int = 420, x_title:
         margin={"l": 10, "r": 30, "t": 40 + 26 * lines, "b": 50},
         colorway=list(style.SERIES), separators=_separators(lang),
         hoverlabel={"font": {"family": style.FONT_FAMILY, "size": 14}},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )
     fig.update_xaxes(title_text=x_title, gridcolor="#E3E8EE", zerolinecolor="#C9D1D9", automargin=True)
     fig.update_yaxes(title_text=y_title, gridcolor="#E3E8EE", zerolinecolor="#C9D1D9", automargin=True)
     return fig
 
 
-def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric: str | None = None) -> go.Figure:
+def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric: str | None = None,
+                 compact: bool = False) -> go.Figure:
     """A metric's value over periods with its target, for one node of the drill-down."""
     metric = metric or kpi.id
     unit = metric_unit(kpi, metric)
@@ -569,11 +571,12 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
         ))
     title = t("chart.trend_title", lang, kpi=kpi.id, title=metric_label(kpi, metric, lang),
               node=node)
-    _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(unit, lang))
+    _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(unit, lang),
+           title_width=48 if compact else 80)
     fig.update_xaxes(type="category")
     fig.update_yaxes(rangemode="tozero")
     if unit == "percent":
-        fig.update_yaxes(range=[0, 105])
+        fig.update_yaxes(range=[0, 108])
     return fig
 
 
@@ -608,21 +611,23 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     return fig
 
 
-def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str) -> go.Figure:
-    """The KPI's breakdown as horizontal bars (shares coloured by status, counts in the series colours)."""
+def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, compact: bool = False) -> go.Figure:
+    """The KPI's breakdown as horizontal bars (shares against a target by status, others in the agency blue)."""
     rows = frame[~frame["secondary"]] if "secondary" in frame else frame
     unit = str(rows["unit"].iloc[0]) if not rows.empty else kpi.unit
-    colours = list(rows["colour"]) if unit == "percent" else [style.SERIES[i % len(style.SERIES)]
-                                                              for i in range(len(rows))]
+    colours = [colour if status in ("met", "at_risk", "missed") else style.PRIMARY
+               for colour, status in zip(rows["colour"], rows["status"])]
     texts = [text if pd.notna(v) else t("status.no_data", lang) for text, v in zip(rows["value_text"], rows["value"])]
     fig = go.Figure(go.Bar(
-        y=[shorten(label, 40) for label in rows["label"]], x=[v if pd.notna(v) else 0 for v in rows["value"]],
+        y=[wrap(label, 24 if compact else 40) for label in rows["label"]],
+        x=[v if pd.notna(v) else 0 for v in rows["value"]],
         orientation="h", marker={"color": colours}, text=texts, textposition="outside", cliponaxis=False,
         customdata=rows[["metric", "label"]].to_numpy(),
         hovertemplate="%{customdata[1]}: %{text}<extra></extra>",
     ))
     title = t("chart.breakdown_title", lang, kpi=kpi.id, title=kpi.short(lang), node=node)
-    _style(fig, title, lang, height=max(280, 36 * len(rows) + 150), x_title=unit_label(unit, lang))
+    _style(fig, title, lang, height=max(300, (44 if compact else 36) * len(rows) + 150),
+           x_title=unit_label(unit, lang), title_width=48 if compact else 80)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False, dragmode=False)
     if unit == "percent":
@@ -689,16 +694,23 @@ def _ink(value: float | None, low: float, high: float) -> str:
 
 def map_figure(values: Mapping[str, float | None], *, lang: str, title: str, unit: str,
                registry: Registry | None = None, selected: str | None = None) -> tuple[go.Figure, str]:
-    """The regions coloured by a value: the boundary map when kpi.geo can draw it, else the tile map.
+    """The regions coloured by a value: kpi.geo's boundary map when it can draw, else a tile map.
 
-    Returns the figure and which kind it is ('boundaries' or 'tiles').
+    Returns the figure and its kind ('boundaries' or 'tiles'). The boundary map is optional: any failure
+    to draw it (module missing, data missing) falls back to tiles rather than breaking the page.
     """
     try:
         geo = importlib.import_module("kpi.geo")
-        figure = geo.region_map_figure(dict(values), lang=lang, title=title, unit=unit)
-        return figure, "boundaries"
-    except Exception:  # the boundary map is optional: any failure falls back to tiles
-        return tile_map_figure(values, lang=lang, title=title, unit=unit, registry=registry, selected=selected), "tiles"
+    except ImportError:
+        geo = None
+    if geo is not None:
+        for function, kind in (("region_map_figure", "boundaries"), ("tile_map_figure", "tiles")):
+            try:
+                figure = getattr(geo, function)(dict(values), lang=lang, title=title, unit=unit, selected=selected)
+                return figure, kind
+            except Exception:  # noqa: S112 - try the next, lighter map
+                continue
+    return tile_map_figure(values, lang=lang, title=title, unit=unit, registry=registry, selected=selected), "tiles"
 
 
 def region_frame(values: Mapping[str, float | None], registry: Registry, lang: str) -> pd.DataFrame:

@@ -178,7 +178,8 @@ def assert_charts_equal_engine(prs: Any, cursor: Any, engine: KpiEngine, scope: 
                 children = [v for v in children if engine.registry.entity_by_code[str(v.key)].type == scope.key]
             if scope.level == "region":
                 children = [v for v in children if engine.registry.entity_by_code[str(v.key)].region == scope.key]
-            assert sorted(ranking[1][0], reverse=True) == ranking[1][0], "ranked highest first"
+            bars = [float(v) for v in ranking[1][0] if v is not None]
+            assert bars == ranking[1][0] and sorted(bars, reverse=True) == bars, "every bar valued, highest first"
             assert ranking[1][0] == sorted((float(v.value) for v in children if v.value is not None),
                                            reverse=True)[: len(ranking[1][0])], kind
 
@@ -392,3 +393,29 @@ def test_pdf_has_a_page_per_slide(cursor: Any, engine: KpiEngine) -> None:
     assert pdf.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert pages == len(briefing.slides)
+
+
+def test_briefing_page_previews_and_offers_downloads(loaded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    db = loaded.db_path
+    loaded.close()
+    monkeypatch.setenv("KPI_DB", str(db))
+    st.cache_resource.clear()  # the app's store is a process-wide resource: point it at this database
+    st.cache_data.clear()
+    try:
+        page = AppTest.from_file(str(ROOT / "pages" / "briefing.py"), default_timeout=120)
+        page.session_state["lang"] = "en"
+        page.run()
+        assert not page.exception
+        assert page.title[0].value == "Briefing pack"
+        labels = [e.label for e in page.expander]
+        assert labels[0] == f"1. {t('briefing.deck_title', 'en')}" and len(labels) >= 22
+        page.segmented_control(key="brief_level").set_value("entity").run()
+        page.selectbox(key="brief_scope_entity").set_value("akimat_abai").run()
+        assert not page.exception
+        assert any("G2.K1 rose from" in i.value for i in page.info)
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
