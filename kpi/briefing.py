@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +27,8 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION, XL_LEGEND_POSITION
 from pptx.enum.dml import MSO_LINE_DASH_STYLE
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
+from pptx.oxml import parse_xml
+from pptx.oxml.ns import nsdecls, qn
 from pptx.util import Emu, Inches, Pt
 
 from kpi import style
@@ -56,6 +59,8 @@ TABLE_BOTTOM = 6.95
 TEXT_INSET = 0.05  # left/right inset of every text box and table cell
 TEXT_INSET_Y = 0.03
 LINE_SPACING = 1.2  # line height as a multiple of the font size, as PowerPoint and LibreOffice lay it out
+RANKING_WIDTH = 6.95  # inches, beside the trend chart
+RANKING_LABEL_SHARE = 0.36  # of a ranking chart's width, for the names
 MAX_BARS = 20  # a ranking with more children shows the lowest and highest half of this many
 DECK_FONT = style.FONT_FAMILY.split(",")[0].strip()
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -480,11 +485,20 @@ def write_finding(
     elif value is not None:
         text += t("briefing.finding.no_target", lang)
     valued = [(name, figure.value) for _, name, figure in children if figure and figure.value is not None]
-    if len(valued) >= 2:
+    if len(valued) >= 2 and len({v for _, v in valued}) == 1:
+        text += t("briefing.finding.all_equal", lang, count=len(valued), value=_fmt(valued[0][1], lang, unit))
+    elif len(valued) >= 2:
         lowest = min(valued, key=lambda c: (c[1], c[0]))
-        highest = max(valued, key=lambda c: (c[1], c[0]))
+        highest = min(valued, key=lambda c: (-c[1], c[0]))
+
+        def tied(value: float) -> str:
+            # Ties are counted, so "lowest: X (0)" does not hide sixteen others at 0.
+            others = sum(1 for _, v in valued if v == value) - 1
+            return t("briefing.finding.tied", lang, count=others) if others else ""
+
         text += t("briefing.finding.extremes", lang, lowest=lowest[0], lowest_value=_fmt(lowest[1], lang, unit),
-                  highest=highest[0], highest_value=_fmt(highest[1], lang, unit))
+                  lowest_tied=tied(lowest[1]), highest=highest[0], highest_value=_fmt(highest[1], lang, unit),
+                  highest_tied=tied(highest[1]))
     return text + "."
 
 
@@ -629,7 +643,7 @@ def _title_slide(request: BriefingRequest, name: str, briefs: Sequence[KpiBrief]
     )
 
 
-SUMMARY_WIDTHS = (0.85, 5.2, 1.35, 1.25, 1.55, 1.25, 0.883)
+SUMMARY_WIDTHS = (0.85, 4.85, 1.3, 1.2, 1.95, 1.3, 0.883)
 APPENDIX_WIDTHS = (0.75, 4.2, 1.25, 1.25, 1.15, 1.1, 1.5, 1.133)
 COMPLIANCE_WIDTHS = (3.6, 2.2, 1.8, 4.733)
 
@@ -674,7 +688,7 @@ def _summary_slide(request: BriefingRequest, briefs: Sequence[KpiBrief]) -> Slid
 def _kpi_slide(request: BriefingRequest, name: str, brief: KpiBrief) -> Slide:
     lang, kpi = request.lang, brief.kpi
     trend = _trend_chart(brief, request)
-    ranking = _ranking_chart(brief, request, label_width_in=2.4)
+    ranking = _ranking_chart(brief, request, label_width_in=RANKING_WIDTH * RANKING_LABEL_SHARE - 0.25)
     current = brief.current
     status = current.status if current else "no_data"
     subtitle = " · ".join((kpi.id, t(f"unit.{kpi.unit}", lang), t(f"briefing.direction.{kpi.direction}", lang),
@@ -691,11 +705,16 @@ def _paginate(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...
     """A long table split across as many slides as its measured rows need, the header on each."""
     head = _row_height(header, widths, font_pt, bold=True)
     room = TABLE_BOTTOM - TABLE_TOP - 0.3 - head
+    heights = [_row_height(row, widths, font_pt, bold=i in bold) for i, row in enumerate(rows)]
     pages: list[list[int]] = [[]]
     used = 0.0
-    for i, row in enumerate(rows):
-        height = _row_height(row, widths, font_pt, bold=i in bold)
-        if pages[-1] and used + height > room:
+    for i, height in enumerate(heights):
+        needed = height
+        if i in bold:  # a group's heading row never ends a page: it goes over with its first rows
+            following = list(range(i + 1, len(rows)))
+            ends = next((j for j in following if j in bold), len(rows))
+            needed += sum(heights[i + 1: min(ends, i + 3)])
+        if pages[-1] and used + needed > room:
             pages.append([])
             used = 0.0
         pages[-1].append(i)
@@ -902,6 +921,27 @@ def _draw_table(slide: object, table: Table, top: float) -> None:
             _font(run.font, table.font_pt, bold=bold, colour=colour)
 
 
+def _nice_step(top: float, *, whole: bool) -> float:
+    """A round gridline step giving about five lines up to `top` (whole numbers for counts)."""
+    raw = max(top, 1e-9) / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return max(1.0, math.ceil(step)) if whole else step
+
+
+def _plot_area_layout(chart: object, *, x: float, y: float, w: float, h: float) -> None:
+    """Place a chart's plot area (the bars, without the axis labels) at fractions of the chart frame."""
+    plot_area = chart._chartSpace.chart.plotArea  # type: ignore[attr-defined]
+    for old in plot_area.findall(qn("c:layout")):
+        plot_area.remove(old)
+    layout = parse_xml(
+        f'<c:layout {nsdecls("c")}><c:manualLayout><c:layoutTarget val="inner"/><c:xMode val="edge"/>'
+        f'<c:yMode val="edge"/><c:x val="{x}"/><c:y val="{y}"/><c:w val="{w}"/><c:h val="{h}"/>'
+        "</c:manualLayout></c:layout>"
+    )
+    plot_area.insert(0, layout)
+
+
 def _draw_chart(slide: object, chart_spec: Chart, x: float, y: float, w: float, h: float) -> None:
     data = CategoryChartData(number_format=chart_spec.number_format)
     data.categories = list(chart_spec.categories)
@@ -926,7 +966,10 @@ def _draw_chart(slide: object, chart_spec: Chart, x: float, y: float, w: float, 
     category_axis.format.line.color.rgb = _rgb("#B8C2CC")
     category_axis.tick_labels.font.size = Pt(9 if chart_spec.kind == "ranking" else 8)
     if chart_spec.kind == "ranking":
-        plot.gap_width = 45
+        # A fixed room for the names (shortened to fit it): left to itself, LibreOffice wraps some names
+        # and then drops every other label.
+        _plot_area_layout(chart, x=RANKING_LABEL_SHARE, y=0.02, w=0.97 - RANKING_LABEL_SHARE, h=0.96)
+        plot.gap_width = 45 if len(chart_spec.categories) >= 8 else 120
         plot.vary_by_categories = False
         category_axis.reverse_order = True  # highest first, at the top
         value_axis.visible = False
@@ -936,7 +979,11 @@ def _draw_chart(slide: object, chart_spec: Chart, x: float, y: float, w: float, 
         chart.has_legend = False
     else:
         value_axis.has_major_gridlines = True
-        value_axis.maximum_scale = top * 1.18 if top > 0 else 1.0
+        step = _nice_step(top, whole=chart_spec.number_format.endswith("#,##0"))
+        value_axis.major_unit = step
+        ceiling = step * math.ceil(top * 1.12 / step) if top > 0 else step
+        # A share never passes 100 %: an axis to 120 % would suggest it could.
+        value_axis.maximum_scale = min(ceiling, 100.0) if chart_spec.number_format.endswith('" %"') else ceiling
         chart.has_legend = len(chart_spec.series) > 1
         if chart.has_legend:
             chart.legend.position = XL_LEGEND_POSITION.BOTTOM
@@ -983,8 +1030,7 @@ def _draw_kpi(slide: object, spec: Slide) -> None:
     badge.name = f"badge:{spec.status}"  # type: ignore[attr-defined]
     _box(slide, SLIDE_WIDTH - MARGIN - 3.25, 1.3, 3.25, 0.5, spec.badge, max_pt=16, min_pt=9, bold=True,
          colour=_on_colour(fill), align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE, name="badge")
-    ranking_width = 6.95
-    frames = [(MARGIN, ranking_width), (MARGIN + ranking_width + 0.2, CONTENT_WIDTH - ranking_width - 0.2)] \
+    frames = [(MARGIN, RANKING_WIDTH), (MARGIN + RANKING_WIDTH + 0.2, CONTENT_WIDTH - RANKING_WIDTH - 0.2)] \
         if len(spec.charts) == 2 else [(MARGIN, CONTENT_WIDTH)]
     for chart_spec, (x, width) in zip(spec.charts, frames):
         _box(slide, x, 1.92, width, 0.4, chart_spec.caption, max_pt=12, min_pt=8, bold=True,

@@ -72,13 +72,20 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from kpi.ingest.pipeline import ingest_files
-    from kpi.service import open_store
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kpi.ingest.sandbox import ReaderPool
 
     lang = _lang(args)
-    with open_store(args.db) as store:
-        report = ingest_files(store, load_catalogue(), load_registry(), args.files,
-                              uploaded_by=args.user, dry_run=args.dry_run)
+    # Start the sandboxed reader first: it reads while this process opens the database.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        reading = background.submit(_read_in_sandbox, ReaderPool, args.files)
+        from kpi.ingest.pipeline import ingest_files
+        from kpi.service import open_store
+
+        with open_store(args.db) as store:
+            report = ingest_files(store, load_catalogue(), load_registry(), args.files,
+                                  uploaded_by=args.user, dry_run=args.dry_run, raws=reading.result())
     if args.json:
         _print_json(report.as_dict(lang))
     else:
@@ -93,6 +100,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     extra = f" [{issue.measure}={issue.value!r}]" if issue.measure else ""
                     print(f"  - {issue.file} {where}{extra}: {issue.message(lang)}")
     return 0 if report.ok else 1
+
+
+def _read_in_sandbox(pool_class: Any, files: list[str]) -> list[dict[str, Any]]:
+    from kpi.ingest.sandbox import limits_from
+    from kpi.settings import get_settings
+
+    settings = get_settings()
+    pool = pool_class(limits_from(settings), threads=settings.reader_threads,
+                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds)
+    result: list[dict[str, Any]] = pool.read([str(f) for f in files])
+    return result
 
 
 def cmd_report(args: argparse.Namespace) -> int:

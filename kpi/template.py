@@ -18,16 +18,15 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from kpi.catalogue import Catalogue, Entity, Measure, Registry, kpis_for_entity, parse_period, tasks_for_entity
+from kpi.layout import (  # noqa: E402, F401  (after the writer choice above; re-exported)
+    FIRST_DATA_ROW,
+    INSTRUCTIONS_SHEET,
+    RETURN_SHEET,
+    TEMPLATE_VERSION,
+    VALUE_COLUMN,
+    YES_NO,
+)
 
-TEMPLATE_VERSION = "PARASAT-4.2026.2"
-SUPPORTED_TEMPLATE_VERSIONS: tuple[str, ...] = (TEMPLATE_VERSION,)
-RETURN_SHEET = "Есеп"
-INSTRUCTIONS_SHEET = "Нұсқаулық"
-VALUE_COLUMN = "C"
-META_NAMES = ("meta_entity", "meta_entity_type", "meta_period", "meta_template_version")
-YES_NO = {"kk": ("Иә", "Жоқ"), "ru": ("Да", "Нет"), "en": ("Yes", "No")}
-MAX_TEMPLATE_ROWS = 400
-MAX_TEMPLATE_COLUMNS = 12
 SHEET_PASSWORD = "parasat"
 
 _TITLE_FONT = Font(name="Arial", size=14, bold=True, color="FFFFFF")
@@ -69,8 +68,6 @@ def measure_layout(catalogue: Catalogue, registry: Registry, entity: Entity) -> 
                 rows.append(("measure", code))
     return rows
 
-
-FIRST_DATA_ROW = 10
 
 
 def build_template(

@@ -881,10 +881,12 @@ def entity_returns(cur: duckdb.DuckDBPyConnection, code: str, *, lang: str, dead
 
 
 SUBMISSION_STATUSES: tuple[str, ...] = ("on_time", "late", "missing", "pending")
-SUBMISSION_COLUMNS = {"code": "col.code", "name": "col.name", "type_label": "col.entity_type",
-                      "region_label": "col.region", "status_text": "col.status", "versions": "col.versions",
+SUBMISSION_COLUMNS = {"status_text": "col.status", "name": "col.name", "type_label": "col.entity_type",
+                      "region_label": "col.region", "days_late": "col.days_late",
                       "first_submitted": "col.first_submitted", "last_submitted": "col.last_submitted",
-                      "deadline": "col.deadline", "days_late": "col.days_late"}
+                      "versions": "col.versions", "deadline": "col.deadline", "code": "col.code"}
+SUBMISSION_COLOURS = {"on_time": style.STATUS_COLOURS["met"], "late": style.STATUS_COLOURS["at_risk"],
+                      "missing": style.STATUS_COLOURS["missed"], "pending": style.STATUS_COLOURS["no_target"]}
 VERSION_COLUMNS = {"code": "col.code", "name": "col.name", "version": "col.version", "file": "col.file",
                    "submitted": "col.submitted", "uploaded": "col.uploaded", "uploaded_by": "col.uploaded_by",
                    "sha256": "col.sha256"}
@@ -972,8 +974,7 @@ def submission_versions(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, perio
 
 def submissions_figure(frame: pd.DataFrame, lang: str, *, period: str) -> go.Figure:
     """Stacked bars of submission status by entity type."""
-    colours = {"on_time": style.STATUS_COLOURS["met"], "late": style.STATUS_COLOURS["at_risk"],
-               "missing": style.STATUS_COLOURS["missed"], "pending": style.STATUS_COLOURS["no_target"]}
+    colours = SUBMISSION_COLOURS
     types = [et for et in ENTITY_TYPES if et in set(frame["type"])]
     fig = go.Figure()
     for status in SUBMISSION_STATUSES:
@@ -987,7 +988,7 @@ def submissions_figure(frame: pd.DataFrame, lang: str, *, period: str) -> go.Fig
         ))
     title = t("chart.submissions_title", lang, period=period_label(period, lang))
     _style(fig, title, lang, height=max(280, 60 * len(types) + 170), x_title=t("chart.entities", lang))
-    fig.update_layout(barmode="stack", dragmode=False)
+    fig.update_layout(barmode="stack", dragmode=False, legend_traceorder="normal")
     fig.update_yaxes(autorange="reversed")
     return fig
 

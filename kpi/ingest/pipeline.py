@@ -11,8 +11,7 @@ from typing import Any
 
 from kpi import audit
 from kpi.catalogue import Catalogue, Registry
-from kpi.ingest.reader import Limits
-from kpi.ingest.sandbox import ReaderPool
+from kpi.ingest.sandbox import ReaderPool, limits_from
 from kpi.ingest.validate import Issue, ReturnData, Rule, problem_issue, validate
 from kpi.settings import Settings, get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
@@ -70,14 +69,6 @@ class IngestReport:
         }
 
 
-def limits_from(settings: Settings) -> Limits:
-    """The container limits the settings ask for."""
-    return Limits(
-        max_bytes=settings.max_upload_bytes, max_entries=settings.max_zip_entries,
-        max_uncompressed=settings.max_uncompressed_bytes, max_ratio=settings.max_compression_ratio,
-    )
-
-
 def read_files(paths: Sequence[str], settings: Settings | None = None) -> list[dict[str, Any]]:
     """Read files in the sandboxed worker: one raw result per path."""
     settings = settings or get_settings()
@@ -100,12 +91,16 @@ def ingest_files(
     settings: Settings | None = None,
     extra_rules: tuple[Rule, ...] = (),
     today: dt.date | None = None,
+    raws: Sequence[dict[str, Any]] | None = None,
 ) -> IngestReport:
-    """Ingest a batch: every valid file becomes a return version, every invalid one changes nothing."""
+    """Ingest a batch: every valid file becomes a return version, every invalid one changes nothing.
+
+    `raws` are the sandboxed reader's results for `paths` when the caller started reading early.
+    """
     settings = settings or get_settings()
     str_paths = [str(p) for p in paths]
     names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
-    raws = read_files(str_paths, settings)
+    raws = read_files(str_paths, settings) if raws is None else raws
     outcomes: list[FileOutcome] = []
     for path, name, raw in zip(str_paths, names, raws):
         if not raw.get("ok"):

@@ -14,7 +14,15 @@ from dataclasses import asdict
 from typing import Any
 
 from kpi.ingest.reader import Limits
-from kpi.settings import PROJECT_ROOT
+from kpi.settings import PROJECT_ROOT, Settings
+
+
+def limits_from(settings: Settings) -> Limits:
+    """The container limits the settings ask for."""
+    return Limits(
+        max_bytes=settings.max_upload_bytes, max_entries=settings.max_zip_entries,
+        max_uncompressed=settings.max_uncompressed_bytes, max_ratio=settings.max_compression_ratio,
+    )
 
 
 def _limit_memory(max_bytes: int) -> None:

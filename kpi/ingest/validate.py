@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kpi.catalogue import Catalogue, Entity, Registry, measures_for_entity, parse_period
 from kpi.evidence import EVIDENCE_SHEET, EvidenceRow, parse_evidence
 from kpi.i18n import t
-from kpi.template import META_NAMES, RETURN_SHEET, SUPPORTED_TEMPLATE_VERSIONS
+from kpi.layout import META_NAMES, RETURN_SHEET, SUPPORTED_TEMPLATE_VERSIONS
 
 FLAG_WORDS = {
     "1": 1, "0": 0, "true": 1, "false": 0, "иә": 1, "жоқ": 0, "да": 1, "нет": 0, "yes": 1, "no": 0,

@@ -1,0 +1,266 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`.
+
+It uploads a corrected return, sees the confirmation and the KPI change, drills from the nation to one
+entity by clicking chart bars, switches language, and saves a screenshot of every page to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpi import views
+from kpi.catalogue import load_catalogue, load_registry
+from kpi.engine import KpiEngine
+from kpi.sample import fill_by_names
+from kpi.service import open_store
+from kpi.settings import get_settings
+from kpi.template import build_template
+from tests.conftest import zero_values
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+                 "--no-first-run"]
+ENTITY = "akimat_abai"
+WIDTH = 1440
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A database loaded with the sample, and the figures the test will change, read before the server starts."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make system-deps)")
+    folder = tmp_path_factory.mktemp("browser")
+    db_path = folder / "parasat.duckdb"
+    saved = os.environ.get("PARASAT_DB_PATH")
+    os.environ["PARASAT_DB_PATH"] = str(db_path)
+    get_settings.cache_clear()
+    try:
+        store = open_store()
+        cur = store.cursor()
+        period = views.available_periods(cur)[-1]
+        current = dict(cur.execute("SELECT measure, value FROM current_value WHERE entity_code = ? AND period = ?",
+                                   [ENTITY, period]).fetchall())
+        engine = KpiEngine(load_catalogue(), load_registry())
+        before = engine.compute(cur, [period], levels=["national"], metrics=["G1.K1"])[0]
+        cur.close()
+        store.close()
+    finally:
+        if saved is None:
+            os.environ.pop("PARASAT_DB_PATH", None)
+        else:
+            os.environ["PARASAT_DB_PATH"] = saved
+        get_settings.cache_clear()
+    catalogue, registry = load_catalogue(), load_registry()
+    values = zero_values(catalogue, registry, ENTITY) | current | {"subdivisions_analysed": 0}
+    corrected = folder / f"{ENTITY}_{period}_corrected.xlsx"
+    corrected.write_bytes(fill_by_names(build_template(catalogue, registry, ENTITY, period), values))
+    assert before.numerator is not None and before.denominator
+    expected = 100 * (before.numerator - current["subdivisions_analysed"]) / before.denominator
+    return {"db": db_path, "period": period, "file": corrected, "before": before.value, "expected": expected,
+            "analysed": current["subdivisions_analysed"]}
+
+
+@pytest.fixture(scope="module")
+def server(prepared: dict[str, Any]) -> Iterator[str]:
+    port = free_port()
+    env = dict(os.environ, PARASAT_DB_PATH=str(prepared["db"]))
+    env.pop("KPI_DB", None)
+    log = open(prepared["db"].with_suffix(".server.log"), "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": WIDTH, "height": 900}, locale="kk-KZ")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def settle(page: Any, pause: float = 0.8) -> None:
+    """Wait until Streamlit has finished the current run and the charts have drawn."""
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
+    time.sleep(0.3)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    time.sleep(pause)
+
+
+def open_page(page: Any, base: str, path: str) -> None:
+    page.goto(f"{base}/{path}")
+    settle(page)
+
+
+def shoot(page: Any, name: str) -> Path:
+    """A screenshot of the whole page (Streamlit scrolls an inner container, so the viewport is stretched)."""
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : 900 }")
+    page.set_viewport_size({"width": WIDTH, "height": max(900, min(int(height) + 40, 6000))})
+    time.sleep(0.8)
+    target = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    page.set_viewport_size({"width": WIDTH, "height": 900})
+    return target
+
+
+def click_bar(page: Any, key: str) -> None:
+    """Click the bar whose customdata key is `key` in the last Plotly chart (the ranking)."""
+    wait_for_charts(page, 2)
+    box = page.evaluate(
+        """(key) => {
+            const plots = document.querySelectorAll('.js-plotly-plot');
+            const plot = plots[plots.length - 1];
+            const trace = plot.data.findIndex(t => t.type === 'bar');
+            const index = plot.data[trace].customdata.findIndex(row => row[0] === key);
+            if (index < 0) return null;
+            const bar = plot.querySelectorAll('.barlayer .trace')[trace].querySelectorAll('.point')[index];
+            plot.scrollIntoView({block: 'center'});
+            const r = bar.getBoundingClientRect();
+            return {x: r.left + Math.min(r.width / 2, 60), y: r.top + r.height / 2};
+        }""",
+        key,
+    )
+    assert box is not None, f"no bar for {key}"
+    page.mouse.click(box["x"], box["y"])
+    settle(page, pause=1.2)
+
+
+def wait_for_charts(page: Any, count: int) -> None:
+    page.wait_for_function(
+        "(n) => { const p = document.querySelectorAll('.js-plotly-plot');"
+        " return p.length >= n && Array.from(p).every(x => x.layout && x.data); }", arg=count, timeout=60_000)
+    time.sleep(0.5)
+
+
+def last_chart_title(page: Any) -> str:
+    wait_for_charts(page, 2)
+    return str(page.evaluate(
+        "() => { const p = document.querySelectorAll('.js-plotly-plot'); const l = p[p.length - 1].layout;"
+        " return l.title.text.replaceAll('<br>', ' ') }"))
+
+
+def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server: str,
+                                                       prepared: dict[str, Any]) -> None:
+    page, period = browser_page, prepared["period"]
+
+    open_page(page, server, f"overview?lang=en&period={period}")
+    tile = page.locator(".st-key-tile_G1_K1 [data-testid='stMetricValue']")
+    assert tile.inner_text().strip() == views.fmt(prepared["before"], "percent", "en")
+
+    # upload a corrected return: the preview says what changes, nothing is saved before confirming
+    open_page(page, server, "upload?lang=en")
+    page.set_input_files("[data-testid='stFileUploaderDropzoneInput']", str(prepared["file"]))
+    page.get_by_text("will replace version", exact=False).wait_for(timeout=60_000)
+    settle(page)
+    shoot(page, "upload_preview_en")
+    page.get_by_role("button", name="Confirm and save (1)").click()
+    page.get_by_text("Saved 1 file(s)", exact=False).wait_for(timeout=60_000)
+    settle(page)
+    shoot(page, "upload_saved_en")
+
+    # the dashboard reflects it at once
+    open_page(page, server, f"overview?lang=en&period={period}")
+    value = page.locator(".st-key-tile_G1_K1 [data-testid='stMetricValue']").inner_text().strip()
+    assert value == views.fmt(prepared["expected"], "percent", "en")
+    assert value != views.fmt(prepared["before"], "percent", "en") or prepared["analysed"] == 0
+
+    # drill from the nation to one entity by clicking bars
+    open_page(page, server, f"group-2?lang=en&period={period}")
+    assert "ranking by entity type" in last_chart_title(page)
+    click_bar(page, "akimat")
+    assert "ranking by region" in last_chart_title(page)
+    click_bar(page, "abai")
+    assert "ranking by entity" in last_chart_title(page)
+    click_bar(page, ENTITY)
+    page.get_by_text("Open the profile", exact=False).wait_for(timeout=30_000)
+    assert "drill=entity_type" in page.url and ENTITY in page.url
+    crumbs = page.locator("[class*='st-key-drill_G2_crumb_']").all_inner_texts()
+    assert len(crumbs) == 4 and "Abai" in crumbs[-1]
+    shoot(page, "drill_entity_en")
+    page.locator(".st-key-drill_G2_crumb_1 button").click()
+    settle(page, pause=1.2)
+    assert "ranking by region" in last_chart_title(page)
+
+    # switch language in the sidebar: everything, including the charts, follows
+    page.locator("[data-testid='stSidebar']").get_by_text("Рус", exact=True).click()
+    settle(page, pause=1.2)
+    assert "lang=ru" in page.url
+    assert page.locator("[data-testid='stSidebarNav']").get_by_text("Обзор").count() == 1
+    assert "рейтинг по регионам" in last_chart_title(page)
+    shoot(page, "group_2_drill_ru")
+
+
+PAGES = ["overview", "group-1", "group-2", "group-3", "group-4", "entity", "map", "upload", "submissions"]
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_screenshots_of_every_page(browser_page: Any, server: str, prepared: dict[str, Any], lang: str) -> None:
+    page = browser_page
+    for name in PAGES:
+        extra = "&focus=almaty&kpi=G2.K1" if name == "map" else ""
+        open_page(page, server, f"{name}?lang={lang}&period={prepared['period']}{extra}")
+        assert page.locator("[data-testid='stException']").count() == 0, name
+        assert page.locator("h1").count() >= 1, name
+        text = page.locator("[data-testid='stMain']").inner_text()
+        for raw in ("app.", "nav.", "chart.", "tile.", "upload.", "col."):
+            assert f" {raw}" not in f" {text}", f"raw key {raw}… on {name} ({lang})"
+        shot = shoot(page, f"{name}_{lang}")
+        assert shot.stat().st_size > 20_000
+
+
+def test_copy_screenshots_to_docs(browser_page: Any) -> None:
+    """The screenshots the README shows are refreshed from this run."""
+    docs = ROOT / "docs" / "screenshots"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name in ("overview_kk", "group-2_kk", "map_ru", "entity_en", "submissions_kk", "upload_preview_en",
+                 "drill_entity_en", "group_2_drill_ru"):
+        source = ARTIFACTS / f"{name}.png"
+        if source.exists():
+            shutil.copy(source, docs / source.name)
