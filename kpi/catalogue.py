@@ -230,8 +230,12 @@ class Catalogue(Frozen):
     def task_by_id(self) -> dict[str, Task]:
         return {t.id: t for t in self.tasks}
 
+    @cached_property
+    def _project_by_task(self) -> dict[str, Project]:
+        return {t.id: p for p in self.projects for t in p.tasks}
+
     def project_of(self, task_id: str) -> Project:
-        return next(p for p in self.projects if any(t.id == task_id for t in p.tasks))
+        return self._project_by_task[task_id]
 
     def task_field(self, task_id: str, field: str) -> Any:
         """A task's own goal/executors/evidence/... or, when it has none, its project's."""

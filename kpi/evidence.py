@@ -80,6 +80,9 @@ def _col_index(letters: str) -> int:
     return index - 1
 
 
+_COLUMN_INDEX = {letters: _col_index(letters) for letters in (*COLUMNS.values(), *EVENT_COLUMNS, *PARTICIPANT_COLUMNS)}
+
+
 def parse_date(value: Any) -> dt.date | None:
     """A date from a date cell, an ISO or DD.MM.YYYY text, or an Excel serial number; ValueError otherwise."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -93,7 +96,11 @@ def parse_date(value: Any) -> dt.date | None:
             return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
         raise ValueError(value)
     text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y", "%d/%m/%Y"):
+    try:
+        return dt.date.fromisoformat(text[:10]) if len(text) in (10, 19) and text[4] == "-" else _dotted(text)
+    except ValueError:
+        pass
+    for fmt in ("%d.%m.%Y", "%d/%m/%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
@@ -114,11 +121,13 @@ def parse_evidence(
     seen: set[str] = set()
 
     def cell(values: list[Any], letters: str) -> Any:
-        index = _col_index(letters)
+        index = _COLUMN_INDEX[letters]
         value = values[index] if index < len(values) else None
         return None if value == "" else value
 
     for offset, values in enumerate(table[FIRST_ROW - 1:], start=FIRST_ROW):
+        if not values:
+            continue
         task_id = str(cell(values, "A") or "").strip()
         if not task_id:
             continue
@@ -177,6 +186,11 @@ def parse_evidence(
             setattr(row, series, counts)
         rows.append(row)
     return rows, problems
+
+
+def _dotted(text: str) -> dt.date:
+    day, month, year = text.split(".")
+    return dt.date(int(year), int(month), int(day))
 
 
 def _count(raw: Any) -> int | None:

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
-
-# openpyxl's lxml writer escapes every Cyrillic letter as &#NNNN; (7 bytes); its own writer emits UTF-8,
-# which makes templates a third of the size and cheaper for everyone to parse.
-os.environ.setdefault("OPENPYXL_LXML", "False")
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -18,7 +13,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from kpi.catalogue import Catalogue, Entity, Measure, Registry, kpis_for_entity, parse_period, tasks_for_entity
-from kpi.layout import (  # noqa: E402, F401  (after the writer choice above; re-exported)
+from kpi.layout import (  # noqa: F401  (re-exported for callers of the template module)
     FIRST_DATA_ROW,
     INSTRUCTIONS_SHEET,
     RETURN_SHEET,
@@ -257,8 +252,16 @@ def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry
                             showErrorMessage=True, error="≥ 0")
     ws.add_data_validation(dates)
     ws.add_data_validation(counts)
+    tasks = tasks_for_entity(catalogue, registry, entity)
+    last = FIRST_ROW + len(tasks) - 1
+    # One range per validation: listing every cell would bloat the sheet every reader has to parse.
+    for name, rule in choice.items():
+        rule.add(f"{COLUMNS[name]}{FIRST_ROW}:{COLUMNS[name]}{last}")
+    dates.add(f"{COLUMNS['doc_date']}{FIRST_ROW}:{COLUMNS['doc_date']}{last}")
+    dates.add(f"{COLUMNS['related_date']}{FIRST_ROW}:{COLUMNS['related_date']}{last}")
+    counts.add(f"{EVENT_COLUMNS[0]}{FIRST_ROW}:{PARTICIPANT_COLUMNS[-1]}{last}")
     row = FIRST_ROW
-    for task in tasks_for_entity(catalogue, registry, entity):
+    for task in tasks:
         ws[f"A{row}"] = task.id
         ws[f"B{row}"] = f"{task.title.kk}\n{task.title.ru}"
         ws[f"B{row}"].alignment = Alignment(wrap_text=True, vertical="top")
@@ -271,18 +274,14 @@ def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry
             cell.protection = Protection(locked=False)
             cell.fill = _INPUT_FILL
             cell.border = _BOX
-            if name in choice:
-                choice[name].add(cell)
-            elif name in ("doc_date", "related_date"):
-                dates.add(cell)
+            if name in ("doc_date", "related_date"):
                 cell.number_format = "DD.MM.YYYY"
-        for letter in (*EVENT_COLUMNS, *PARTICIPANT_COLUMNS):
-            cell = ws[f"{letter}{row}"]
-            cell.protection = Protection(locked=False)
-            cell.fill = _INPUT_FILL
-            cell.border = _BOX
-            counts.add(cell)
         row += 1
+    for letter in (*EVENT_COLUMNS, *PARTICIPANT_COLUMNS):
+        # Styled by column, not cell by cell: the monthly grid stays editable without writing 1,000+ empty cells.
+        ws.column_dimensions[letter].protection = Protection(locked=False)
+        ws.column_dimensions[letter].fill = _INPUT_FILL
+        ws.column_dimensions[letter].width = 9
     ws.freeze_panes = f"C{FIRST_ROW}"
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD

@@ -611,9 +611,16 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     return fig
 
 
-def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, compact: bool = False) -> go.Figure:
-    """The KPI's breakdown as horizontal bars (shares against a target by status, others in the agency blue)."""
+def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, compact: bool = False,
+                     reference: float | None = None) -> go.Figure:
+    """The KPI's breakdown as horizontal bars: the guide's breakdown, else its secondary figure.
+
+    Parts with their own target are coloured by status; others are drawn in the agency blue against the
+    KPI's target (`reference`) when there is one.
+    """
     rows = frame[~frame["secondary"]] if "secondary" in frame else frame
+    if rows.empty and "secondary" in frame:
+        rows = frame[frame["secondary"]]
     unit = str(rows["unit"].iloc[0]) if not rows.empty else kpi.unit
     colours = [colour if status in ("met", "at_risk", "missed") else style.PRIMARY
                for colour, status in zip(rows["colour"], rows["status"])]
@@ -625,6 +632,12 @@ def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, com
         customdata=rows[["metric", "label"]].to_numpy(),
         hovertemplate="%{customdata[1]}: %{text}<extra></extra>",
     ))
+    own_targets = rows["target"].dropna() if "target" in rows else pd.Series(dtype=float)
+    line = float(own_targets.iloc[0]) if not own_targets.empty else reference if unit == "percent" else None
+    if line is not None:
+        fig.add_vline(x=line, line={"color": style.ACCENT, "width": 2, "dash": "dash"},
+                      annotation_text=f"{t('chart.target', lang)} {fmt(line, unit, lang)}",
+                      annotation_position="top", annotation_font={"color": style.TEXT, "size": 12})
     title = t("chart.breakdown_title", lang, kpi=kpi.id, title=kpi.short(lang), node=node)
     _style(fig, title, lang, height=max(300, (44 if compact else 36) * len(rows) + 150),
            x_title=unit_label(unit, lang), title_width=48 if compact else 80)

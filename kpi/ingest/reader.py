@@ -189,6 +189,14 @@ def parse_reference(reference: str) -> tuple[str, str] | None:
     return sheet, f"{match.group(1)}{match.group(2)}"
 
 
+def _trimmed(row: list[Any]) -> list[Any]:
+    """A row without its trailing empty cells (keeps the JSON sent back small), values made JSON-safe."""
+    end = len(row)
+    while end and row[end - 1] in ("", None):
+        end -= 1
+    return [_jsonable(v) for v in row[:end]]
+
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -237,7 +245,7 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
     for name in sorted(readable - {limits.read_sheets[0]}):
         if name:
             rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            tables[name] = [[_jsonable(v) for v in row] for row in rows]
+            tables[name] = [_trimmed(row) for row in rows]
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
         "sheets": [name for name, _ in sheets],
