@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -107,8 +108,9 @@ def _read_in_sandbox(pool_class: Any, files: list[str]) -> list[dict[str, Any]]:
     from kpi.settings import get_settings
 
     settings = get_settings()
-    pool = pool_class(limits_from(settings), threads=settings.reader_threads,
-                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds)
+    pool = pool_class(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
+                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
+                      validate={"today": dt.date.today().isoformat()})
     result: list[dict[str, Any]] = pool.read([str(f) for f in files])
     return result
 

@@ -10,6 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 import duckdb
+import pandas as pd
+import plotly.graph_objects as go
 
 from kpi.catalogue import (
     Catalogue,
@@ -348,3 +350,140 @@ def _values(cur: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[str, 
     return out
 
 
+
+
+# --------------------------------------------------------------------------- what the compliance page shows
+
+STATUS_ORDER: tuple[str, ...] = ("proven", "not_applicable", "below_cadence", "late", "missing")
+STATUS_COLOURS: dict[str, str] = {"proven": "#1E8E5A", "not_applicable": "#9DB8D6", "below_cadence": "#E0A526",
+                                  "late": "#E07B39", "missing": "#C8372D"}
+
+
+def compliance_frame(results: list[TaskCompliance], catalogue: Catalogue, registry: Registry,
+                     lang: str) -> pd.DataFrame:
+    """One row per entity × task: names, group, KPI, status and the failed rules in words."""
+    rows = []
+    for r in results:
+        entity = registry.entity_by_code[r.entity]
+        kpi = catalogue.kpi_for_project(catalogue.project_of(r.task).id)
+        rows.append({
+            "entity": r.entity, "entity_name": entity.name(lang), "entity_type": entity.type,
+            "region": entity.region, "group": kpi.group_id, "kpi": kpi.id, "task": r.task,
+            "task_title": catalogue.task_by_id[r.task].title(lang), "status": r.status,
+            "status_label": t(f"compliance.status.{r.status}", lang),
+            "reasons": " ".join(f.message(lang) for f in r.failed),
+        })
+    columns = ["entity", "entity_name", "entity_type", "region", "group", "kpi", "task", "task_title", "status",
+               "status_label", "reasons"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def filter_frame(frame: pd.DataFrame, *, group: str | None = None, kpi: str | None = None,
+                 entity_type: str | None = None, region: str | None = None) -> pd.DataFrame:
+    """The rows of one project group, KPI, entity type and region (None means all)."""
+    mask = pd.Series(True, index=frame.index)
+    for column, value in (("group", group), ("kpi", kpi), ("entity_type", entity_type), ("region", region)):
+        if value:
+            mask &= frame[column] == value
+    return frame[mask]
+
+
+def entity_scores(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Per entity: the compliance score and how many tasks are in each status, weakest first."""
+    if frame.empty:
+        return pd.DataFrame(columns=["entity", "entity_name", "score", *STATUS_ORDER])
+    counts = frame.pivot_table(index=["entity", "entity_name"], columns="status", values="task", aggfunc="count",
+                               fill_value=0).reindex(columns=list(STATUS_ORDER), fill_value=0)
+    counts["score"] = 100 * (counts["proven"] + counts["not_applicable"]) / counts.sum(axis=1)
+    out = counts.reset_index().sort_values(["score", "entity_name"])
+    return out[["entity", "entity_name", "score", *STATUS_ORDER]]
+
+
+def missing_items(frame: pd.DataFrame, catalogue: Catalogue, entity: str, lang: str) -> pd.DataFrame:
+    """What an entity still has to prove, in the guide's own words: the task and the document it requires."""
+    rows = frame[(frame["entity"] == entity) & ~frame["status"].isin(("proven", "not_applicable"))]
+    out = []
+    for _, row in rows.iterrows():
+        required = catalogue.task_field(row["task"], "evidence")
+        out.append({"task": row["task"], "task_title": row["task_title"], "status": row["status_label"],
+                    "why": row["reasons"], "evidence_required": required(lang) if required else ""})
+    return pd.DataFrame(out, columns=["task", "task_title", "status", "why", "evidence_required"])
+
+
+def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figure:
+    """Entities × tasks coloured by status; each cell carries entity and task codes for a click."""
+    entities = frame.drop_duplicates("entity")[["entity", "entity_name"]]
+    tasks = sorted(frame["task"].unique(), key=_task_sort_key)
+    index = {code: i for i, code in enumerate(STATUS_ORDER)}
+    grid = frame.pivot(index="entity", columns="task", values="status").reindex(
+        index=list(entities["entity"]), columns=tasks)
+    z = grid.apply(lambda column: column.map(lambda s: index.get(s))).to_numpy(dtype=float)
+    labels = dict(zip(frame["entity"], frame["entity_name"]))
+    text = frame.pivot(index="entity", columns="task", values="status_label").reindex(
+        index=list(entities["entity"]), columns=tasks).fillna("")
+    steps = len(STATUS_ORDER)
+    colorscale = []
+    for i, status in enumerate(STATUS_ORDER):
+        colorscale += [[i / steps, STATUS_COLOURS[status]], [(i + 1) / steps, STATUS_COLOURS[status]]]
+    customdata = [[[entity, task] for task in tasks] for entity in grid.index]
+    figure = go.Figure(go.Heatmap(
+        z=z, x=tasks, y=[labels[e] for e in grid.index], zmin=-0.5, zmax=steps - 0.5, colorscale=colorscale,
+        showscale=False, xgap=1, ygap=1, text=text.to_numpy(), customdata=customdata,
+        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+    ))
+    figure.update_layout(title=title, height=max(320, 22 * len(grid.index) + 140), margin={"l": 10, "r": 10, "t": 60},
+                         xaxis={"side": "top", "tickangle": -60, "tickfont": {"size": 10}},
+                         yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
+                         plot_bgcolor="#FFFFFF")
+    for status in STATUS_ORDER:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t(f"compliance.status.{status}", lang),
+                                    marker={"size": 12, "color": STATUS_COLOURS[status], "symbol": "square"}))
+    figure.update_layout(legend={"orientation": "h", "y": -0.05 if len(grid.index) > 12 else -0.2})
+    return figure
+
+
+def _task_sort_key(task_id: str) -> tuple[int, ...]:
+    return tuple(int(part[1:]) for part in task_id.split("."))
+
+
+def cell_from_selection(event: Any) -> tuple[str, str] | None:
+    """The (entity, task) of a clicked matrix cell from a Streamlit plotly selection event."""
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)) and len(data) == 2:
+            return str(data[0]), str(data[1])
+    return None
+
+
+def evidence_details(result: TaskCompliance, catalogue: Catalogue, lang: str) -> dict[str, str]:
+    """The evidence behind one cell, labelled in the user's language."""
+    row = result.evidence
+    required = catalogue.task_field(result.task, "evidence")
+    details = {
+        t("compliance.field.task", lang): f"{result.task} — {catalogue.task_by_id[result.task].title(lang)}",
+        t("compliance.field.status", lang): t(f"compliance.status.{result.status}", lang),
+        t("compliance.field.required", lang): required(lang) if required else "—",
+    }
+    if row is not None:
+        details.update({
+            t("compliance.field.document", lang): " · ".join(x for x in (
+                choice_label("doc", row.doc_type, lang) if row.doc_type else "",
+                f"№ {row.doc_number}" if row.doc_number else "",
+                row.doc_date.strftime("%d.%m.%Y") if row.doc_date else "") if x) or "—",
+            t("compliance.field.signatory", lang): choice_label("signatory", row.signatory, lang)
+            if row.signatory else "—",
+            t("compliance.field.reference", lang): row.reference or "—",
+            t("compliance.field.events", lang): ", ".join(str(n) for n in row.events if n is not None),
+        })
+    details[t("compliance.field.failed", lang)] = " ".join(f.message(lang) for f in result.failed) or "—"
+    return details
+
+
+def flags_frame(flags: list[Flag], registry: Registry, lang: str) -> pd.DataFrame:
+    """Flags as a table: entity, flag, subject and the explanation in the user's language."""
+    rows = [{"entity": f.entity, "entity_name": registry.entity_by_code[f.entity].name(lang), "flag": f.code,
+             "flag_label": t(f"flag.label.{f.code}", lang), "subject": f.subject or "", "message": f.message(lang),
+             "return_id": f.return_id} for f in flags]
+    return pd.DataFrame(rows, columns=["entity", "entity_name", "flag", "flag_label", "subject", "message",
+                                       "return_id"])

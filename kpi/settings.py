@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     reader_timeout_seconds: float = Field(
         20.0, description="Time a single file may take in the sandboxed reader before it is refused."
     )
-    reader_threads: int = Field(4, description="Reader threads inside the sandboxed worker.")
+    reader_threads: int = Field(2, description="Reader threads inside each sandboxed worker process.")
+    reader_processes: int = Field(
+        2, description="Sandboxed worker processes a large batch is split over (one per core is best).")
     submission_deadline_days: int = Field(
         10, description="Calendar days after a quarter's end by which its return is due."
     )

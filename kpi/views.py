@@ -539,10 +539,10 @@ def _style(fig: go.Figure, title: str, lang: str, *, height: int = 420, x_title:
         title={"text": wrapped, "x": 0.01, "xanchor": "left", "font": {"size": 18, "color": style.TEXT}},
         font={"family": style.FONT_FAMILY, "size": 14, "color": style.TEXT},
         paper_bgcolor="#FFFFFF", plot_bgcolor="#FFFFFF", height=height,
-        margin={"l": 10, "r": 30, "t": 40 + 26 * lines, "b": 50},
+        margin={"l": 10, "r": 30, "t": 40 + 26 * lines, "b": 90},
         colorway=list(style.SERIES), separators=_separators(lang),
         hoverlabel={"font": {"family": style.FONT_FAMILY, "size": 14}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0},
     )
     fig.update_xaxes(title_text=x_title, gridcolor="#E3E8EE", zerolinecolor="#C9D1D9", automargin=True)
     fig.update_yaxes(title_text=y_title, gridcolor="#E3E8EE", zerolinecolor="#C9D1D9", automargin=True)

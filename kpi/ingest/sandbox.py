@@ -35,7 +35,7 @@ def _limit_memory(max_bytes: int) -> None:
 class _Worker:
     """One reader process and the bookkeeping of what it is working on."""
 
-    def __init__(self, limits: Limits, threads: int, memory_bytes: int) -> None:
+    def __init__(self, limits: Limits, threads: int, memory_bytes: int, validate: dict[str, Any] | None) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("RAYON_NUM_THREADS", "1")
@@ -48,7 +48,7 @@ class _Worker:
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
-        self._send({"limits": asdict(limits), "threads": threads})
+        self._send({"limits": asdict(limits), "threads": threads, "validate": validate})
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
@@ -97,17 +97,31 @@ def _failure(code: str, **params: Any) -> dict[str, Any]:
 class ReaderPool:
     """Reads files in a sandboxed worker; a file that kills or stalls it is refused alone."""
 
-    def __init__(self, limits: Limits, *, threads: int = 4, memory_bytes: int = 1536 * 1024 * 1024,
-                 timeout: float = 20.0) -> None:
+    def __init__(self, limits: Limits, *, threads: int = 2, processes: int | None = None,
+                 memory_bytes: int = 1536 * 1024 * 1024, timeout: float = 20.0,
+                 validate: dict[str, Any] | None = None) -> None:
         self.limits = limits
+        self.validate = validate
         self.threads = threads
+        self.processes = processes or min(4, os.cpu_count() or 1)
         self.memory_bytes = memory_bytes
         self.timeout = timeout
 
     def read(self, paths: Sequence[str]) -> list[dict[str, Any]]:
-        """One result per path, in order: `{"ok": True, ...}` or `{"ok": False, "problem": {...}}`."""
+        """One result per path, in order: `{"ok": True, ...}` or `{"ok": False, "problem": {...}}`.
+
+        Large batches are split over several worker processes: the checks and the XML scanning hold
+        the GIL, so threads alone would use one core.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         results: dict[int, dict[str, Any]] = {}
-        suspects = self._run(list(enumerate(paths)), self.threads, results)
+        jobs = list(enumerate(paths))
+        count = max(1, min(self.processes, len(jobs) // 40))
+        chunks = [jobs[i::count] for i in range(count)]
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            found = list(pool.map(lambda chunk: self._run(chunk, self.threads, results), chunks))
+        suspects = [job for chunk_suspects in found for job in chunk_suspects]
         for job in suspects:
             # A file that was in flight when the worker died is read again on its own.
             again = self._run([job], 1, results)
@@ -121,7 +135,7 @@ class ReaderPool:
         pending = list(jobs)
         suspects: list[tuple[int, str]] = []
         while pending:
-            worker = _Worker(self.limits, threads, self.memory_bytes)
+            worker = _Worker(self.limits, threads, self.memory_bytes, self.validate)
             by_id = dict(pending)
             for job_id, path in pending:
                 worker.submit(job_id, path)

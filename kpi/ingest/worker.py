@@ -19,6 +19,7 @@ def main() -> None:
     """Serve read requests until stdin closes."""
     config = json.loads(sys.stdin.readline())
     limits = Limits(**config["limits"])
+    validator = _validator(config["validate"]) if config.get("validate") else None
     out_lock = threading.Lock()
 
     def emit(message: dict[str, Any]) -> None:
@@ -31,6 +32,8 @@ def main() -> None:
         emit({"id": job_id, "event": "start"})
         try:
             result = read_path(path, limits)
+            if validator is not None and result.get("ok"):
+                result["validated"] = validator(path, result)
         except Exception as exc:  # any reader failure is a refusal of that file, not of the batch
             result = {"ok": False, "problem": {"code": "unreadable", "params": {"detail": repr(exc)[:160]}}}
         emit({"id": job_id, "event": "done", "result": result})
@@ -42,6 +45,24 @@ def main() -> None:
                 continue
             request = json.loads(line)
             pool.submit(work, int(request["id"]), str(request["path"]))
+
+
+def _validator(options: dict[str, Any]) -> Any:
+    """Validation inside the sandbox, so a large batch is checked on every core, not only in the server."""
+    import datetime as dt
+
+    from kpi.catalogue import load_catalogue, load_registry
+    from kpi.ingest.validate import validate
+
+    catalogue, registry = load_catalogue(), load_registry()
+    today = dt.date.fromisoformat(options["today"])
+
+    def run(path: str, raw: dict[str, Any]) -> dict[str, Any]:
+        data, issues = validate(catalogue, registry, path, raw, today=today)
+        return {"data": data.model_dump(mode="json") if data else None,
+                "issues": [issue.model_dump(mode="json") for issue in issues]}
+
+    return run
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""Evidence and formalism: entities × tasks coloured by status, the evidence behind a cell, scores and flags."""
+
+import pandas as pd
+import streamlit as st
+
+from kpi import compliance as comp
+from kpi.settings import get_settings
+from kpi.store import AccessScope
+from pages import ui
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _results(version: str, scope: AccessScope, period: str, _cur) -> list[comp.TaskCompliance]:  # type: ignore[no-untyped-def]
+    return comp.compliance(_cur, ui.catalogue(), ui.registry(), period, scope=scope)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _flags(version: str, scope: AccessScope, period: str, days: int, _cur) -> list[comp.Flag]:  # type: ignore[no-untyped-def]
+    return comp.formalism_flags(_cur, ui.catalogue(), ui.registry(), ui.kpi_engine(), period, deadline_days=days,
+                                scope=scope, tasks=_results(version, scope, period, _cur))
+
+
+filters, cat, reg = ui.filters(), ui.catalogue(), ui.registry()
+lang = filters.lang
+ui.sync_url()
+ui.page_header(ui.text("compliance.title"), ui.text("compliance.caption"))
+if filters.period is None:
+    ui.empty_state("app.no_returns")
+    st.stop()
+
+results = _results(ui.data_version(), ui.current_scope(), filters.period, _cur=ui.cursor())
+frame = comp.compliance_frame(results, cat, reg, lang)
+groups = [None, *(g.id for g in cat.groups)]
+left, right = st.columns(2)
+group = left.selectbox(ui.text("compliance.group"), groups, key="compliance_group",
+                       format_func=lambda g: ui.text("compliance.all") if g is None else f"{g} · {cat.group(g).title(lang)}")
+kpis = [None, *(k.id for k in cat.kpis if group is None or k.group_id == group)]
+kpi = right.selectbox(ui.text("compliance.kpi"), kpis, key="compliance_kpi",
+                      format_func=lambda k: ui.text("compliance.all") if k is None else f"{k} · {cat.kpi_by_id[k].short(lang)}")
+shown = comp.filter_frame(frame, group=group, kpi=kpi, entity_type=filters.entity_type, region=filters.region)
+if shown.empty:
+    ui.empty_state("app.no_entities")
+    st.stop()
+
+st.subheader(ui.text("compliance.matrix"))
+st.caption(ui.text("compliance.click_hint"))
+ui.chart(comp.matrix_figure(shown, lang), shown, f"compliance_{filters.period}", key="compliance_matrix",
+                   selectable=True)
+cell = comp.cell_from_selection(st.session_state.get("compliance_matrix"))
+if cell is not None:
+    chosen = next((r for r in results if (r.entity, r.task) == cell), None)
+    if chosen is not None:
+        with st.container(border=True, key="compliance_evidence"):
+            st.markdown(f"**{ui.text('compliance.evidence')}: {reg.entity_by_code[chosen.entity].name(lang)}**")
+            st.table(pd.DataFrame(comp.evidence_details(chosen, cat, lang).items(), columns=["", " "]))
+
+st.subheader(ui.text("compliance.scores"))
+scores = comp.entity_scores(shown, lang)
+st.dataframe(scores.rename(columns={"entity_name": ui.text("compliance.entity"),
+                                    "score": ui.text("compliance.col.score"),
+                                    **{s: ui.text(f"compliance.status.{s}") for s in comp.STATUS_ORDER}}),
+             hide_index=True, width="stretch", column_config={"entity": None},
+             key="compliance_scores")
+entity = st.selectbox(ui.text("compliance.entity"), list(scores["entity"]), key="compliance_entity",
+                      format_func=lambda code: reg.entity_by_code[code].name(lang))
+missing = comp.missing_items(shown, cat, entity, lang)
+st.markdown(f"**{ui.text('compliance.missing_for', entity=reg.entity_by_code[entity].name(lang))}**")
+if missing.empty:
+    st.success(ui.text("compliance.nothing_missing"))
+else:
+    st.dataframe(missing, hide_index=True, width="stretch")
+
+st.subheader(ui.text("compliance.flags"))
+flags = comp.flags_frame(_flags(ui.data_version(), ui.current_scope(), filters.period,
+                                get_settings().submission_deadline_days, _cur=ui.cursor()), reg, lang)
+flags = flags[flags["entity"].isin(shown["entity"])]
+if flags.empty:
+    ui.empty_state("compliance.no_flags")
+else:
+    st.dataframe(flags.drop(columns=["return_id"]), hide_index=True, width="stretch",
+                 column_config={"entity": None, "flag": None})
+    ui.downloads(None, flags, f"flags_{filters.period}", key="compliance_flags_export")
