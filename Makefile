@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 PORT ?= 8501
 
-.PHONY: run test install install-test system-deps lint typecheck pytest sample bench
+.PHONY: run test install install-test system-deps lint typecheck pytest sample bench load audit
 
 run: install  ## install and start the dashboard on the embedded database (sample data on first run)
 	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
@@ -16,10 +16,17 @@ install:
 install-test: system-deps
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
 
+# Debian packages: Chromium for the browser tests and chart export, LibreOffice Impress for briefing PDFs,
+# poppler for rendering them to images, DejaVu fonts for Cyrillic.
+SYSTEM_PACKAGES = chromium libreoffice-impress poppler-utils fonts-dejavu-core
+
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v soffice >/dev/null 2>&1 \
+			|| ! command -v pdftoppm >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			$(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
 lint:
@@ -37,3 +44,11 @@ sample:
 bench:
 	$(PYTHON) scripts/bench_ingest.py
 	$(PYTHON) scripts/bench_report.py
+	$(PYTHON) scripts/bench_pages.py
+	$(PYTHON) scripts/bench_briefing.py
+
+load:
+	$(PYTHON) scripts/load_test.py
+
+audit:  ## needs a vulnerability database reachable from the machine (this workplace reaches only package indexes)
+	$(PYTHON) -m pip install --quiet pip-audit && $(PYTHON) -m pip_audit -r requirements.txt

@@ -254,3 +254,53 @@ def test_compliance_cli_json(tmp_path, make_return) -> None:
     assert univ["G3.P4.T1"]["status"] == "proven" and univ["G3.P4.T1"]["failed_rules"] == []
     assert univ["G3.P4.T2"]["status"] == "missing" and univ["G3.P4.T2"]["failed_rules"][0]["rule"] == "no_row"
     assert set(rows[0]) == {"entity", "task", "status", "failed_rules"}
+
+
+# What the compliance page shows
+
+
+def test_matrix_scores_missing_list_and_evidence_details(check, store, catalogue, registry) -> None:
+    from kpi import compliance as comp
+
+    check("univ_enu", "2025Q1", {
+        "G3.P4.T1": proven_doc(), "G3.P4.T2": proven_doc(doc_number=None),
+        "G3.P5.T1": proven_doc(signatory="Басқа лауазымды тұлға"),
+    })
+    results = compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["univ_enu", "univ_kaznu"])
+    frame = comp.compliance_frame(results, catalogue, registry, "ru")
+    assert len(frame) == 14 and set(frame["group"]) == {"G3"}
+    assert frame.set_index(["entity", "task"]).loc[("univ_enu", "G3.P4.T1"), "status_label"] == "Подтверждено"
+    scores = comp.entity_scores(frame, "ru").set_index("entity")
+    assert scores.loc["univ_enu", "score"] == pytest.approx(100 / 7)
+    assert scores.loc["univ_enu", "missing"] == 6 and scores.loc["univ_kaznu", "missing"] == 7
+    assert list(scores.index) == ["univ_kaznu", "univ_enu"]  # weakest first
+    missing = comp.missing_items(frame, catalogue, "univ_enu", "kk")
+    assert list(missing["task"])[:2] == ["G3.P4.T2", "G3.P5.T1"]
+    required = catalogue.task_field("G3.P4.T2", "evidence").kk
+    assert missing.iloc[0]["evidence_required"] == required  # the guide's own wording
+    only_g3k5 = comp.filter_frame(frame, kpi="G3.K5")
+    assert set(only_g3k5["task"]) == {"G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4"}
+    figure = comp.matrix_figure(frame, "en")
+    heatmap = figure.data[0]
+    assert list(heatmap.x) == ["G3.P4.T1", "G3.P4.T2", "G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4", "G3.P7.T1"]
+    row = next(i for i, cells in enumerate(heatmap.customdata) if cells[0][0] == "univ_enu")
+    assert heatmap.y[row] == registry.entity_by_code["univ_enu"].name.ru  # the frame was built in Russian
+    assert heatmap.z[row][0] == comp.STATUS_ORDER.index("proven")
+    assert heatmap.z[row][1] == comp.STATUS_ORDER.index("missing")
+    assert heatmap.customdata[row][2] == ["univ_enu", "G3.P5.T1"]
+    event = {"selection": {"points": [{"customdata": ["univ_enu", "G3.P5.T1"], "x": "G3.P5.T1"}]}}
+    assert comp.cell_from_selection(event) == ("univ_enu", "G3.P5.T1")
+    chosen = next(r for r in results if (r.entity, r.task) == ("univ_enu", "G3.P5.T1"))
+    details = comp.evidence_details(chosen, catalogue, "en")
+    assert details["Signed by"] == "Another official" and details["Document"].startswith("Protocol · № 12-ө")
+
+
+def test_flags_table_in_three_languages(check, store, catalogue, registry, flags) -> None:
+    from kpi import compliance as comp
+
+    check("akimat_abai", "2025Q1", {"G1.P1.T2": proven_doc(signatory="Басқа лауазымды тұлға")})
+    raw = formalism_flags(store.cursor(), catalogue, registry, KpiEngine(catalogue, registry), "2025Q1")
+    for lang, word in (("kk", "қол қойған"), ("ru", "подписано"), ("en", "signed below")):
+        table = comp.flags_frame(raw, registry, lang)
+        row = table[table["flag"] == "signatory_below_level"].iloc[0]
+        assert word in row["message"].lower()
