@@ -163,6 +163,11 @@ def _start_server() -> None:
             raise ImageExportUnavailable(_state["failed"]) from exc
 
 
+def image_export_failed() -> bool:
+    """Whether starting the export server has already failed in this process (no retry per chart)."""
+    return _state["failed"] is not None
+
+
 def image_export_available() -> bool:
     """Whether PNG/SVG export can run (starts the export server on first call)."""
     try:

@@ -273,7 +273,16 @@ def filters_label(filters: Filters, registry: Registry) -> str:
 
 def reporting_entities(catalogue: Catalogue, registry: Registry, kpi_id: str) -> list[Entity]:
     """The entities that report a KPI."""
-    return [e for e in registry.entities if any(k.id == kpi_id for k in kpis_for_entity(catalogue, registry, e))]
+    # what an entity reports depends only on its type and named extras: ask once per such pair
+    reports: dict[tuple[str, tuple[str, ...]], bool] = {}
+    out = []
+    for entity in registry.entities:
+        duty = (entity.type, entity.extra_kpis)
+        if duty not in reports:
+            reports[duty] = any(k.id == kpi_id for k in kpis_for_entity(catalogue, registry, entity))
+        if reports[duty]:
+            out.append(entity)
+    return out
 
 
 def headline(
@@ -549,6 +558,17 @@ def _style(fig: go.Figure, title: str, lang: str, *, height: int = 420, x_title:
     return fig
 
 
+def _legend_below_axis_title(fig: go.Figure) -> None:
+    fig.update_layout(legend={"y": -0.32}, margin={"b": 120})
+
+
+def latest_target(trend: pd.DataFrame) -> float | None:
+    """The target in force for the last period of a trend, if any."""
+    if trend.empty or pd.isna(trend["target"].iloc[-1]):
+        return None
+    return float(trend["target"].iloc[-1])
+
+
 def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric: str | None = None,
                  compact: bool = False) -> go.Figure:
     """A metric's value over periods with its target, for one node of the drill-down."""
@@ -573,6 +593,7 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
               node=node)
     _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(unit, lang),
            title_width=48 if compact else 80)
+    _legend_below_axis_title(fig)
     fig.update_xaxes(type="category")
     fig.update_yaxes(rangemode="tozero")
     if unit == "percent":
@@ -602,10 +623,11 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
                       annotation_text=f"{t('chart.target', lang)} {fmt(target, unit, lang)}",
                       annotation_position="top", annotation_font={"color": style.TEXT, "size": 12})
     title = t("chart.ranking_title", lang, kpi=kpi.id, level=t(f"chart.by_{level}", lang), node=node)
-    height = max(300, 34 * len(frame) + 150)
+    height = max(240, 34 * len(frame) + 170)
     _style(fig, title, lang, height=height, x_title=unit_label(unit, lang))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False, bargap=0.25)
+    fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False,
+                      bargap=0.25 if len(frame) > 2 else 0.5)
     if unit == "percent":
         fig.update_xaxes(range=[0, 112])
     return fig
@@ -860,6 +882,7 @@ def entity_trend_figure(profile: EntityProfile, kpi: Kpi, comparison: pd.DataFra
                                      line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"}))
     title = t("chart.entity_trend_title", lang, kpi=kpi.id, title=kpi.short(lang), node=profile.name)
     _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(kpi.unit, lang))
+    _legend_below_axis_title(fig)
     fig.update_xaxes(type="category")
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -995,12 +1018,13 @@ def submissions_figure(frame: pd.DataFrame, lang: str, *, period: str) -> go.Fig
         if not any(counts):
             continue
         fig.add_trace(go.Bar(
-            y=[shorten(type_label(et, lang), 40) for et in types], x=counts, orientation="h",
+            y=[wrap(type_label(et, lang), 28) for et in types], x=counts, orientation="h",
             name=t(f"submission.{status}", lang), marker={"color": colours[status]},
             text=[c or "" for c in counts], textposition="inside",
         ))
     title = t("chart.submissions_title", lang, period=period_label(period, lang))
-    _style(fig, title, lang, height=max(280, 60 * len(types) + 170), x_title=t("chart.entities", lang))
+    _style(fig, title, lang, height=max(300, 64 * len(types) + 200), x_title=t("chart.entities", lang))
+    _legend_below_axis_title(fig)
     fig.update_layout(barmode="stack", dragmode=False, legend_traceorder="normal")
     fig.update_yaxes(autorange="reversed")
     return fig

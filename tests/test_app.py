@@ -141,6 +141,22 @@ def test_every_page_renders_in_every_language(app_db: Path, page: str, lang: str
         assert not any(s.strip() in ("Overview", "Entity profile", "Submissions") for s in shown)
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_an_empty_database_shows_the_empty_state_on_every_page(app_db: Path, tmp_path: Path, page: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPI_DB", str(tmp_path / "empty.duckdb"))
+    _forget_caches()
+    try:
+        at = run(page, query={"lang": "en"})
+        assert at.title
+        if page != "pages/upload.py":
+            assert [i.value for i in at.info] == [t("app.no_returns", "en")]
+            assert not at.get("plotly_chart")
+    finally:
+        monkeypatch.delenv("KPI_DB")
+        _forget_caches()
+
+
 # --------------------------------------------------------------------------- overview
 
 
@@ -190,6 +206,20 @@ def test_filters_are_kept_across_pages(app_db: Path) -> None:
     assert "Q1 2025" in plotly_figures(at)[0]["layout"]["title"]["text"]
 
 
+def test_language_switch_relabels_the_filters_and_keeps_their_values(app_db: Path) -> None:
+    """Bug: a selectbox keyed across languages went on showing the old language's label for its choice."""
+    at = run(query={"lang": "kk", "type": "akimat"})
+    assert at.sidebar.selectbox[1].value == "akimat"
+    at.sidebar.segmented_control[0].set_value("ru").run()
+    assert not at.exception
+    assert at.sidebar.selectbox[1].value == "akimat"
+    assert at.sidebar.selectbox[1].options[0] == t("filter.all_types", "ru")
+    assert at.sidebar.selectbox[1].label == t("filter.entity_type", "ru")
+    assert at.query_params["lang"] == "ru" and at.query_params["type"] == "akimat"
+    at.run()
+    assert at.sidebar.segmented_control[0].value == "ru", "the language survives the next run"
+
+
 def test_an_unknown_period_in_the_link_falls_back_to_the_latest(app_db: Path, latest: str) -> None:
     at = run(query={"period": "1999Q1", "type": "nonsense"})
     assert at.sidebar.selectbox[0].value == latest
@@ -231,7 +261,7 @@ def test_the_drill_path_from_the_nation_to_one_entity(app_db: Path, latest: str)
     crumbs = [b.label for b in at.button if b.key and b.key.startswith("drill_G2_crumb_")]
     assert crumbs[0] == t("level.national", "en") and "Almaty" in crumbs[-1]
     assert at.query_params["drill"] == drill.encode(path)
-    assert [p.label for p in at.get("page_link")][-1].startswith("Open the profile")
+    assert [p.label for p in at.page_link][-1].startswith("Open the profile")
     at.button(key="drill_G2_crumb_1").click().run()
     assert at.session_state["drill_G2"] == path[:1]
 
@@ -290,7 +320,7 @@ def test_submissions_page_counts_match_the_views(app_db: Path, latest: str) -> N
 
 def test_every_chart_has_png_svg_xlsx_and_csv_downloads(app_db: Path) -> None:
     at = run("pages/group_2.py", query={"lang": "kk"})
-    labels = [b.label for b in at.get("download_button")]
+    labels = [b.label for b in at.download_button]
     charts = len(at.get("plotly_chart"))
     assert labels.count("XLSX") >= charts and labels.count("CSV") >= charts
     from kpi.export import chromium_path
@@ -324,6 +354,7 @@ def corrected_return(entity: str, period: str, figures: dict[str, Any]) -> bytes
 
 
 def test_upload_previews_then_saves_and_the_overview_changes(upload_db: Path, latest: str) -> None:
+    """Also guards a fixed bug: a click on a page reached by a link was lost when the page rerouted itself."""
     at = run("pages/upload.py", query={"lang": "en"})
     assert any(i.value == t("upload.nothing_yet", "en") for i in at.info)
     cur = _app_store().cursor()

@@ -147,6 +147,7 @@ def shoot(page: Any, name: str) -> Path:
     target = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(target), full_page=True)
     page.set_viewport_size({"width": WIDTH, "height": 900})
+    publish(target)
     return target
 
 
@@ -190,7 +191,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
                                                        prepared: dict[str, Any]) -> None:
     page, period = browser_page, prepared["period"]
 
-    open_page(page, server, f"overview?lang=en&period={period}")
+    open_page(page, server, f"?lang=en&period={period}")
     tile = page.locator(".st-key-tile_G1_K1 [data-testid='stMetricValue']")
     assert tile.inner_text().strip() == views.fmt(prepared["before"], "percent", "en")
 
@@ -206,13 +207,13 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     shoot(page, "upload_saved_en")
 
     # the dashboard reflects it at once
-    open_page(page, server, f"overview?lang=en&period={period}")
+    open_page(page, server, f"?lang=en&period={period}")
     value = page.locator(".st-key-tile_G1_K1 [data-testid='stMetricValue']").inner_text().strip()
     assert value == views.fmt(prepared["expected"], "percent", "en")
     assert value != views.fmt(prepared["before"], "percent", "en") or prepared["analysed"] == 0
 
     # drill from the nation to one entity by clicking bars
-    open_page(page, server, f"group-2?lang=en&period={period}")
+    open_page(page, server, f"group_2?lang=en&period={period}")
     assert "ranking by entity type" in last_chart_title(page)
     click_bar(page, "akimat")
     assert "ranking by region" in last_chart_title(page)
@@ -224,6 +225,17 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     crumbs = page.locator("[class*='st-key-drill_G2_crumb_']").all_inner_texts()
     assert len(crumbs) == 4 and "Abai" in crumbs[-1]
     shoot(page, "drill_entity_en")
+
+    # the leaf links to the entity's profile, with the filters in the link
+    page.get_by_text("Open the profile", exact=False).click()
+    settle(page, pause=1.2)
+    assert "/entity" in page.url and f"entity={ENTITY}" in page.url
+    assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
+
+    # back to the group page through the sidebar: the drill path was kept; a breadcrumb steps back up
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Project group 2").click()
+    settle(page, pause=1.2)
+    assert len(page.locator("[class*='st-key-drill_G2_crumb_']").all()) == 4
     page.locator(".st-key-drill_G2_crumb_1 button").click()
     settle(page, pause=1.2)
     assert "ranking by region" in last_chart_title(page)
@@ -237,7 +249,33 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     shoot(page, "group_2_drill_ru")
 
 
-PAGES = ["overview", "group-1", "group-2", "group-3", "group-4", "entity", "map", "upload", "submissions"]
+def test_a_chart_downloads_as_png_svg_xlsx_and_csv(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
+    page = browser_page
+    open_page(page, server, f"group_1?lang=kk&period={prepared['period']}")
+    wait_for_charts(page, 2)
+    expected = {"PNG": b"\x89PNG", "SVG": b"<svg", "XLSX": b"PK", "CSV": b"\xef\xbb\xbf"}
+    for label, magic in expected.items():
+        with page.expect_download(timeout=90_000) as download:
+            page.locator("[data-testid='stDownloadButton']").get_by_text(label, exact=True).first.click()
+        content = Path(download.value.path()).read_bytes()
+        assert content.startswith(magic) or magic in content[:300], label
+        assert download.value.suggested_filename.startswith("G1.K1_trend"), download.value.suggested_filename
+
+
+# The screenshots the README and docs show, refreshed by every run (each test copies its own, so the
+# tests can run in any order and on several workers).
+DOCS = ROOT / "docs" / "screenshots"
+SHOWCASE = {"overview_kk", "group_2_kk", "submissions_kk", "map_ru", "entity_en",
+            "upload_preview_en", "upload_saved_en", "drill_entity_en", "group_2_drill_ru"}
+
+
+def publish(shot: Path) -> None:
+    if shot.stem in SHOWCASE:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, DOCS / shot.name)
+
+
+PAGES = ["", "group_1", "group_2", "group_3", "group_4", "entity", "map", "upload", "submissions"]
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
@@ -251,16 +289,5 @@ def test_screenshots_of_every_page(browser_page: Any, server: str, prepared: dic
         text = page.locator("[data-testid='stMain']").inner_text()
         for raw in ("app.", "nav.", "chart.", "tile.", "upload.", "col."):
             assert f" {raw}" not in f" {text}", f"raw key {raw}… on {name} ({lang})"
-        shot = shoot(page, f"{name}_{lang}")
+        shot = shoot(page, f"{name or 'overview'}_{lang}")
         assert shot.stat().st_size > 20_000
-
-
-def test_copy_screenshots_to_docs(browser_page: Any) -> None:
-    """The screenshots the README shows are refreshed from this run."""
-    docs = ROOT / "docs" / "screenshots"
-    docs.mkdir(parents=True, exist_ok=True)
-    for name in ("overview_kk", "group-2_kk", "map_ru", "entity_en", "submissions_kk", "upload_preview_en",
-                 "drill_entity_en", "group_2_drill_ru"):
-        source = ARTIFACTS / f"{name}.png"
-        if source.exists():
-            shutil.copy(source, docs / source.name)

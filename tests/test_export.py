@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,6 +12,14 @@ import pytest
 from openpyxl import load_workbook
 
 from kpi import export
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_export_server() -> Iterator[None]:
+    """Chromium is started once for the module and stopped with it (no browser outlives the tests)."""
+    yield
+    export.stop_image_server()
+
 
 PAYLOADS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\t=evil", "\r=evil", "=HYPERLINK(\"http://x\")"]
 

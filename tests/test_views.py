@@ -15,8 +15,8 @@ from kpi.catalogue import Catalogue, Registry
 from kpi.engine import KpiEngine
 from kpi.i18n import t
 from kpi.ingest.pipeline import ingest_files
-from kpi.service import set_target
 from kpi.sample import fill_by_names
+from kpi.service import set_target
 from kpi.store import AccessScope, Store
 from kpi.template import build_template
 from tests.conftest import zero_values

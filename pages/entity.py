@@ -1,0 +1,49 @@
+"""Entity profile: one entity across all its KPIs and periods, its returns and versions, its rank among peers."""
+
+import streamlit as st
+
+from kpi import views
+from kpi.settings import get_settings
+from pages import ui
+
+filters, reg, cat = ui.filters(), ui.registry(), ui.catalogue()
+lang = filters.lang
+ui.page_header(ui.text("entity.title"), ui.text("entity.caption"))
+entities = views.visible_entities(reg, scope=ui.current_scope(), within=ui.population())
+if filters.period is None or not entities:
+    ui.empty_state("app.no_returns" if filters.period is None else "app.no_entities")
+    st.stop()
+
+codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
+ui.page_choice("entity_code", "entity", codes)
+code = ui.select(ui.text("entity.choose"), codes, "entity_code",
+                 format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
+ui.sync_url({"entity": code})
+profile = ui.view("entity_profile", code, filters.period, ui.periods(), lang=lang,
+                  deadline_days=get_settings().submission_deadline_days)
+if profile is None:
+    ui.empty_state("app.no_entities")
+    st.stop()
+
+st.subheader(profile.name)
+st.caption(f"{profile.type_label} · {profile.region_label} · `{code}`")
+ui.status_table(views.entity_kpi_table(profile, lang), ui.text("col.status"),
+                [views.status_colour(s) for s in profile.kpis["status"]], all_rows=True)
+
+kpi_ids = list(profile.kpis["kpi"])
+ui.page_choice("entity_kpi", "kpi", kpi_ids)
+kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "entity_kpi",
+                              format_func=lambda k: views.kpi_label(cat.kpi_by_id[k], lang))]
+ui.sync_url({"entity": code, "kpi": kpi.id})
+peers = views.population(reg, entity_type=reg.entity_by_code[code].type)
+comparison = ui.view("kpi_trend", kpi.id, ui.periods(), lang=lang, within=peers)
+ui.chart(views.entity_trend_figure(profile, kpi, comparison, lang),
+         views.entity_history_frame(profile, kpi.id, lang), f"{code}_{kpi.id}", key="entity_trend")
+
+st.subheader(ui.text("entity.returns"))
+returns = views.entity_returns_table(profile, lang)
+if returns.empty:
+    ui.empty_state("entity.no_returns")
+else:
+    st.dataframe(returns, hide_index=True, width="stretch")
+    ui.downloads(None, returns, f"{code}_returns", key="entity_returns")

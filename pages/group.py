@@ -1,0 +1,51 @@
+"""One project group: each KPI's trend, ranking against the target and breakdown, drilling nation → entity."""
+
+import streamlit as st
+
+from kpi import drill, views
+from pages import ui
+
+
+def render(group_id: str) -> None:
+    """Draw the page of one project group."""
+    filters, cat, reg = ui.filters(), ui.catalogue(), ui.registry()
+    lang, group = filters.lang, cat.group(group_id)
+    ui.page_header(f"{ui.text('nav.group', number=group.number)} · {views.sentence_case(group.title(lang))}",
+                   ui.text("group.caption"))
+    if filters.period is None:
+        return ui.empty_state("app.no_returns")
+    kpi = ui.kpi_picker(group.kpis, key=f"kpi_{group_id}")
+    entities = views.drill_entities(ui.kpi_engine(), kpi.id, scope=ui.current_scope(), within=ui.population())
+    if not entities:
+        return ui.empty_state("group.not_reported")
+    root, drill_key = views.filters_label(filters, reg), f"drill_{group_id}"
+    path = ui.drill_navigator(drill_key, entities, root_label=root, url={"kpi": kpi.id})
+    node = views.node_label(reg, path, lang, root=root)
+    within = frozenset(e.code for e in drill.members(entities, path))
+    trend = ui.view("kpi_trend", kpi.id, views.history_periods(filters.period), lang=lang, within=within)
+    parts = ui.view("breakdown", kpi.id, filters.period, lang=lang, within=within)
+    left, right = st.columns(2) if not parts.empty else (st.container(), None)
+    with left:
+        ui.chart(views.trend_figure(trend, kpi, lang, node=node, compact=right is not None),
+                 views.export_frame(trend, views.TREND_COLUMNS, lang), f"{kpi.id}_trend", key=f"trend_{group_id}")
+    if right is not None:
+        with right:
+            ui.chart(views.breakdown_figure(parts, kpi, lang, node=node, compact=True,
+                                            reference=views.latest_target(trend)),
+                     views.export_frame(parts, views.BREAKDOWN_COLUMNS, lang), f"{kpi.id}_breakdown",
+                     key=f"parts_{group_id}")
+    level = drill.child_level(entities, path)
+    if level is None:
+        st.page_link("pages/entity.py", label=ui.text("group.open_profile", name=node),
+                     icon=":material/account_balance:", query_params=filters.to_query() | {"entity": path[-1].key})
+        return None
+    ranked = ui.view("ranking", kpi.id, filters.period, level, lang=lang, within=within)
+    if ranked.empty:
+        return ui.empty_state()
+    st.caption(ui.text("group.click_to_drill"))
+    clicked = ui.chart(views.ranking_figure(ranked, kpi, level, lang, node=node),
+                       views.export_frame(ranked, views.RANKING_COLUMNS, lang), f"{kpi.id}_{level}",
+                       key=f"rank_{group_id}_{drill.encode(path)}", selectable=True)
+    if clicked:
+        ui.set_drill(drill_key, drill.descend(entities, path, clicked))
+    return None

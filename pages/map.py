@@ -1,0 +1,42 @@
+"""Map: the 20 regions coloured by a chosen KPI; click a region to see its entities."""
+
+import streamlit as st
+
+from kpi import views
+from pages import ui
+
+filters, reg, cat = ui.filters(), ui.registry(), ui.catalogue()
+lang = filters.lang
+ui.page_header(ui.text("map.title"), ui.text("map.caption"))
+if filters.period is None:
+    ui.empty_state("app.no_returns")
+    st.stop()
+
+kpi_ids = [k.id for k in cat.kpis]
+ui.page_choice("map_kpi", "kpi", kpi_ids, default="G2.K1")
+kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "map_kpi",
+                              format_func=lambda k: views.kpi_label(cat.kpi_by_id[k], lang))]
+by_type = views.population(reg, entity_type=filters.entity_type)
+values = ui.view("region_values", kpi.id, filters.period, within=by_type)
+ui.page_choice("map_region", "focus", [filters.region or "", *values], default=filters.region or "")
+title = ui.text("map.chart_title", kpi=kpi.id, title=kpi.short(lang), period=views.period_label(filters.period, lang))
+figure, kind = views.map_figure(values, lang=lang, title=title, unit=kpi.unit, registry=reg,
+                                selected=st.session_state["map_region"] or None)
+clicked = ui.chart(figure, views.region_frame(values, reg, lang), f"{kpi.id}_map", key=f"map_{kpi.id}", selectable=True)
+st.caption(ui.text("map.attribution" if kind == "boundaries" else "map.tiles_note"))
+if clicked in values:
+    st.session_state["map_region"] = clicked
+region = st.session_state["map_region"]
+ui.sync_url({"kpi": kpi.id, "focus": region or None})
+if not region:
+    ui.empty_state("map.click_region")
+    st.stop()
+
+st.subheader(views.region_label(reg, region, lang))
+within = views.population(reg, entity_type=filters.entity_type, region=region)
+ranked = ui.view("ranking", kpi.id, filters.period, "entity", lang=lang, within=within)
+if ranked.empty:
+    ui.empty_state("group.not_reported")
+else:
+    ui.chart(views.ranking_figure(ranked, kpi, "entity", lang, node=views.region_label(reg, region, lang)),
+             views.export_frame(ranked, views.RANKING_COLUMNS, lang), f"{kpi.id}_{region}", key="map_entities")

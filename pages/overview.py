@@ -1,0 +1,37 @@
+"""Overview: all 20 KPIs at a glance, by project group, with submission coverage."""
+
+import streamlit as st
+
+from kpi import views
+from pages import ui
+
+filters = ui.filters()
+lang = filters.lang
+ui.sync_url()
+ui.page_header(ui.text("overview.title"), ui.text("overview.caption", scope=views.filters_label(filters, ui.registry())))
+if filters.period is None:
+    ui.empty_state("app.no_returns")
+    st.stop()
+
+data: views.Overview = ui.view("overview", filters.period, lang=lang, within=ui.population())
+coverage = data.coverage
+with st.container(horizontal=True, key="overview_head"):
+    st.metric(ui.text("overview.period"), views.period_label(filters.period, lang), border=True)
+    st.metric(ui.text("overview.coverage"), f"{coverage.received} / {coverage.expected}", border=True,
+              delta=views.fmt(coverage.share, "percent", lang), delta_color="off", delta_arrow="off")
+    counts = {s: sum(1 for tile in data.tiles if tile.status == s) for s in ("met", "at_risk", "missed")}
+    for status, count in counts.items():
+        st.metric(views.status_text(status, lang), count, border=True)
+
+ui.status_borders(data.tiles)
+for group in data.groups:
+    st.subheader(f"{ui.text('nav.group', number=group.number)} · {views.sentence_case(group.title)}", divider="blue")
+    columns = st.columns(4)
+    for index, tile in enumerate(group.tiles):
+        with columns[index % 4]:
+            ui.kpi_tile(tile)
+
+with st.expander(ui.text("overview.table")):
+    table = views.overview_table(data, lang)
+    st.dataframe(table, hide_index=True, width="stretch")
+    ui.downloads(None, table, f"parasat_overview_{filters.period}", key="overview_table")

@@ -1,0 +1,564 @@
+"""The app layer every page shares: store and cursor, the caller's scope, filters in the sidebar and the URL,
+cached calls into `kpi.views`, and charts with their downloads. Pages import this; `kpi` never imports it."""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from kpi import drill, export, views
+from kpi.catalogue import ENTITY_TYPES, LANGUAGES, Catalogue, Entity, Registry, load_catalogue, load_registry
+from kpi.engine import KpiEngine
+from kpi.i18n import t
+from kpi.service import engine, open_store
+from kpi.settings import resolve_db_path
+from kpi.store import AccessScope, Store
+
+LANGUAGE_NAMES = {"kk": "Қаз", "ru": "Рус", "en": "Eng"}
+LANGUAGE_KEY = "lang"
+CHOSEN_LANGUAGE_KEY = "_lang"
+PERIOD_KEY = "filter_period"
+TYPE_KEY = "filter_type"
+REGION_KEY = "filter_region"
+FILTERS_KEY = "_filters"
+INITIAL_QUERY_KEY = "_initial_query"
+URL_WRITTEN_KEY = "_url_written"
+FILTER_PARAMS = ("lang", "period", "type", "region")
+ALL = "__all__"
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
+
+
+# --------------------------------------------------------------------------- who and what
+
+
+def current_scope() -> AccessScope:
+    """Who is looking and which entities they may see. Full access until sign-in and roles plug in here."""
+    return AccessScope(entities=None, actor="analyst")
+
+
+def _close_store(store: Store) -> None:
+    store.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_close_store)
+def _open_store(db_path: str) -> Store:
+    return open_store()
+
+
+def get_store() -> Store:
+    """The process's one connection to the app's database (the default one gets the sample returns on first use)."""
+    return _open_store(str(resolve_db_path()[0]))
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """This session's own cursor on the shared connection (never shared between sessions or threads)."""
+    store = get_store()
+    held = st.session_state.get("_cursor")
+    if held is None or held[0] is not store:
+        held = (store, store.cursor())
+        st.session_state["_cursor"] = held
+    cur: duckdb.DuckDBPyConnection = held[1]
+    return cur
+
+
+def data_version() -> str:
+    """The token that changes when returns or targets change: part of every cache key."""
+    return get_store().data_version()
+
+
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def registry() -> Registry:
+    return load_registry()
+
+
+def kpi_engine() -> KpiEngine:
+    return engine()
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _cached_view(name: str, version: str, scope: AccessScope, args: tuple[Any, ...],
+                 kwargs: tuple[tuple[str, Any], ...], _cur: duckdb.DuckDBPyConnection) -> Any:
+    function: Callable[..., Any] = getattr(views, name)
+    return function(_cur, engine(), *args, scope=scope, **dict(kwargs))
+
+
+def view(name: str, *args: Any, **kwargs: Any) -> Any:
+    """`kpi.views.<name>(cursor, engine, *args, scope=current_scope(), **kwargs)`, cached on the data version and scope."""
+    return _cached_view(name, data_version(), current_scope(), args, tuple(sorted(kwargs.items())), _cur=cursor())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_periods(version: str, scope: AccessScope, _cur: duckdb.DuckDBPyConnection) -> list[str]:
+    return views.available_periods(_cur, scope=scope)
+
+
+def periods() -> list[str]:
+    """Periods with data the caller may see, oldest first."""
+    return _cached_periods(data_version(), current_scope(), _cur=cursor())
+
+
+# --------------------------------------------------------------------------- language, filters and the URL
+
+
+def capture_initial_query() -> None:
+    """Keep the URL the session opened with, so page controls can start from a shared link."""
+    if INITIAL_QUERY_KEY not in st.session_state:
+        st.session_state[INITIAL_QUERY_KEY] = {k: st.query_params.get_all(k) for k in st.query_params}
+
+
+def initial_query(name: str) -> str | None:
+    values = st.session_state.get(INITIAL_QUERY_KEY, {}).get(name) or []
+    return values[-1] if values else None
+
+
+def language_switch() -> str:
+    """The language control in the sidebar, drawn after st.navigation; Kazakh unless the URL or the user says otherwise."""
+    st.session_state[LANGUAGE_KEY] = lang()
+    st.sidebar.segmented_control("Тіл · Язык · Language", LANGUAGES, format_func=lambda code: LANGUAGE_NAMES[code],
+                                 key=LANGUAGE_KEY, required=True, on_change=_language_chosen)
+    return lang()
+
+
+def _language_chosen() -> None:
+    chosen = st.session_state.get(LANGUAGE_KEY)
+    if chosen in LANGUAGES:
+        st.session_state[CHOSEN_LANGUAGE_KEY] = chosen
+
+
+def lang() -> str:
+    """The interface language: chosen in the sidebar, else from the link the session opened with, else Kazakh."""
+    if CHOSEN_LANGUAGE_KEY not in st.session_state:
+        st.session_state[CHOSEN_LANGUAGE_KEY] = views.normalise_language(initial_query("lang"))
+    return views.normalise_language(st.session_state[CHOSEN_LANGUAGE_KEY])
+
+
+def sidebar_filters() -> views.Filters:
+    """Period, entity type and region in the sidebar, seeded from the URL and kept across pages."""
+    language = lang()
+    available = periods()
+    reg = registry()
+    if PERIOD_KEY not in st.session_state:
+        seeded = views.Filters.from_query(st.session_state.get(INITIAL_QUERY_KEY, {}), periods=available,
+                                          registry=reg)
+        st.session_state[PERIOD_KEY] = seeded.period
+        st.session_state[TYPE_KEY] = seeded.entity_type or ALL
+        st.session_state[REGION_KEY] = seeded.region or ALL
+    options = list(reversed(available))
+    select(t("filter.period", language), options, PERIOD_KEY, sidebar=True,
+           format_func=lambda p: views.period_label(p, language))
+    select(t("filter.entity_type", language), [ALL, *ENTITY_TYPES], TYPE_KEY, sidebar=True,
+           format_func=lambda c: t("filter.all_types", language) if c == ALL else views.type_label(c, language))
+    regions = sorted(reg.regions, key=lambda r: r.name(language))
+    select(t("filter.region", language), [ALL, *[r.code for r in regions]], REGION_KEY, sidebar=True,
+           format_func=lambda c: t("filter.all_regions", language) if c == ALL
+           else views.region_label(reg, c, language))
+    chosen = views.Filters(
+        period=st.session_state.get(PERIOD_KEY),
+        entity_type=None if st.session_state[TYPE_KEY] == ALL else st.session_state[TYPE_KEY],
+        region=None if st.session_state[REGION_KEY] == ALL else st.session_state[REGION_KEY],
+        lang=language,
+    )
+    st.session_state[FILTERS_KEY] = chosen
+    _write_url(chosen.to_query(), remove=[k for k in FILTER_PARAMS if k not in chosen.to_query()])
+    return chosen
+
+
+def ensure_routed() -> None:
+    """Make sure the page runs under app.py's router.
+
+    Until some session in the process has called `st.navigation`, Streamlit treats a `pages/` folder the
+    legacy way and may run a page script alone (a shared link opened first on a freshly started server,
+    or every AppTest run). Then switch the legacy mode off and run app.py in this same run, so widget
+    events of this run are not lost; app.py routes the same URL back to this page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(APP_SCRIPT), run_name="__main__")
+        st.stop()
+
+
+def filters() -> views.Filters:
+    """The filters the sidebar chose on this run."""
+    ensure_routed()
+    chosen: views.Filters | None = st.session_state.get(FILTERS_KEY)
+    return chosen if chosen is not None else views.Filters(lang=lang())
+
+
+def sync_url(page_params: Mapping[str, str | None] | None = None) -> None:
+    """Make the URL say exactly this view: the filters plus the page's own choices, nothing stale."""
+    wanted = filters().to_query() | {k: v for k, v in (page_params or {}).items() if v}
+    _write_url(wanted, remove=[k for k in st.query_params if k not in wanted])
+
+
+def _write_url(wanted: Mapping[str, str], remove: Sequence[str] = ()) -> None:
+    written: dict[str, str] = st.session_state.setdefault(URL_WRITTEN_KEY, {})
+    for name in remove:
+        if name in st.query_params:
+            del st.query_params[name]
+        written.pop(name, None)
+    for name, value in wanted.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+        written[name] = value
+
+
+def url_change(param: str) -> str | None:
+    """A query parameter the app did not write itself (a shared link, or a link from another page)."""
+    value = st.query_params.get(param)
+    written = st.session_state.get(URL_WRITTEN_KEY, {}).get(param)
+    return value if value is not None and value != written else None
+
+
+def page_choice(key: str, param: str, options: Sequence[str], default: str | None = None) -> None:
+    """Set a page control's state before it draws: from a link if one names it, else as it was, else the default."""
+    fresh = url_change(param)
+    kept = st.session_state.get(f"_keep_{key}")
+    if fresh in options:
+        st.session_state[key] = fresh
+    elif st.session_state.get(key) in options:
+        return
+    elif kept in options:
+        st.session_state[key] = kept
+    else:
+        st.session_state[key] = default if default in options else options[0]
+
+
+def select(label: str, options: Sequence[Any], key: str, *, format_func: Callable[[Any], str],
+           sidebar: bool = False, help: str | None = None) -> Any:
+    """A selectbox whose value lives in `session_state[key]`, kept across pages and language switches.
+
+    The widget itself is keyed per language: its option labels change with the language, and a widget
+    that kept its key would go on showing the old language's label for the chosen option.
+    """
+    options = list(options)
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0] if options else None
+    widget = f"{key}@{lang()}"
+    st.session_state[widget] = st.session_state[key]
+    (st.sidebar if sidebar else st).selectbox(label, options, key=widget, format_func=format_func, help=help,
+                                              on_change=_copy_state, args=(widget, key))
+    return st.session_state[key]
+
+
+def _copy_state(source: str, target: str) -> None:
+    st.session_state[target] = st.session_state.get(source)
+
+
+def remember(key: str) -> Any:
+    """Keep a page control's value for when the user comes back to the page; returns the value."""
+    st.session_state[f"_keep_{key}"] = st.session_state.get(key)
+    return st.session_state.get(key)
+
+
+def population() -> frozenset[str] | None:
+    """The entities the sidebar filters keep."""
+    return filters().population(registry())
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def text(key: str, **params: Any) -> str:
+    """An interface text in the current language."""
+    return t(key, lang(), **params)
+
+
+def empty_state(message_key: str = "app.no_data", **params: Any) -> None:
+    """The explicit 'nothing to show' notice."""
+    st.info(text(message_key, **params), icon=":material/info:")
+
+
+def page_header(title: str, caption: str | None = None) -> None:
+    st.title(title)
+    if caption:
+        st.caption(caption)
+
+
+def status_badge(status: str, label: str) -> None:
+    colour = {"met": "green", "at_risk": "orange", "missed": "red", "monitoring": "blue"}.get(status, "gray")
+    icon = {"met": ":material/check_circle:", "at_risk": ":material/warning:", "missed": ":material/cancel:",
+            "monitoring": ":material/visibility:"}.get(status, ":material/remove:")
+    st.badge(label, color=colour, icon=icon)  # type: ignore[arg-type]
+
+
+def kpi_tile(tile: views.KpiTile) -> None:
+    """One KPI's tile: code, short title, value, target, changes, sparkline and status colour."""
+    language = lang()
+    with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
+        status_badge(tile.status, tile.status_text)
+        st.markdown(f"**{tile.kpi}** · {tile.title}", help=tile.full_title)
+        st.metric(
+            label=f"{tile.kpi} · {tile.title}", label_visibility="collapsed", value=tile.value_text,
+            delta=tile.qoq_text,
+            delta_color="off" if (tile.qoq_text or "").startswith("±") else tile.delta_colour,  # type: ignore[arg-type]
+            delta_description=t("tile.qoq_short", language) if tile.qoq_text else None,
+            delta_arrow="off" if (tile.qoq_text or "").startswith("±") else "auto",
+            chart_data=[v for v in tile.trend if v is not None] or None, chart_type="area",
+        )
+        st.caption(
+            f"{t('tile.target', language)}: **{tile.target_text}** · "
+            f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
+            f"{t('tile.reporting', language, reporting=tile.reporting, expected=tile.expected)}"
+        )
+
+
+def status_borders(tiles: Sequence[views.KpiTile]) -> None:
+    """Colour each tile's left edge by its status (the tiles' container keys become CSS classes)."""
+    rules = "".join(
+        f".st-key-tile_{tile.kpi.replace('.', '_')} {{border-left: 6px solid {tile.colour} !important;}}"
+        for tile in tiles
+    )
+    st.html(f"<style>{rules}</style>")
+
+
+def status_table(frame: pd.DataFrame, column: str, colours: Sequence[str], *, key: str | None = None,
+                 all_rows: bool = False) -> None:
+    """A table whose status column is tinted with each row's status colour."""
+    tints = list(colours)
+
+    def tint(values: pd.Series) -> list[str]:
+        return [f"background-color: {tints[i]}26; border-left: 4px solid {tints[i]}" for i in range(len(values))]
+
+    styled = frame.reset_index(drop=True).style.apply(tint, subset=[column])
+    height: Any = min(36 * len(frame) + 40, 1400) if all_rows else "auto"
+    st.dataframe(styled, hide_index=True, width="stretch", height=height, key=key)
+
+
+def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False) -> str | None:
+    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`."""
+    config = {"displaylogo": False, "responsive": True,
+              "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
+              "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+    event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
+                            on_select="rerun" if selectable else "ignore", selection_mode="points")
+    downloads(figure, data, name, key=key)
+    if selectable and event is not None:
+        return drill.key_from_selection(cast(Mapping[str, Any], event))
+    return None
+
+
+def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: str) -> None:
+    """A row of download buttons; images are rendered only when clicked, through the shared Kaleido server."""
+    language = lang()
+    with st.container(horizontal=True, gap="small", key=f"dl_{key}"):
+        if figure is not None and export.chromium_path() is not None and not export.image_export_failed():
+            for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+                st.download_button(
+                    fmt.upper(), data=_image_callable(figure, fmt), file_name=f"{name}.{fmt}", mime=mime,
+                    key=f"{key}_{fmt}", on_click="ignore", icon=":material/image:", type="tertiary",
+                )
+        st.download_button("XLSX", data=lambda: export.to_xlsx_bytes(data, name), file_name=f"{name}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           key=f"{key}_xlsx", on_click="ignore", icon=":material/table:", type="tertiary")
+        st.download_button("CSV", data=lambda: export.to_csv_bytes(data), file_name=f"{name}.csv", mime="text/csv",
+                           key=f"{key}_csv", on_click="ignore", icon=":material/table:", type="tertiary")
+        if figure is not None and (export.chromium_path() is None or export.image_export_failed()):
+            st.caption(t("export.modebar_hint", language))
+
+
+def _image_callable(figure: go.Figure, fmt: str) -> Callable[[], bytes]:
+    def render() -> bytes:
+        try:
+            return export.figure_image(figure, fmt)
+        except export.ImageExportUnavailable:
+            return b""
+
+    return render
+
+
+def breadcrumbs(path: drill.DrillPath, *, root_label: str, key: str) -> int | None:
+    """The drill path as buttons; returns the depth clicked (0 is the top), if any."""
+    reg, language = registry(), lang()
+    crumbs = drill.crumbs(path, lambda s: views.key_label(reg, s.level, s.key, language), root_label)
+    clicked = None
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"crumbs_{key}"):
+        st.markdown(f":material/account_tree: **{t('drill.you_are_here', language)}:**")
+        for index, (label, depth) in enumerate(crumbs):
+            last = index == len(crumbs) - 1
+            if st.button(views.shorten(label, 48), key=f"{key}_crumb_{depth}", type="tertiary" if last else "secondary",
+                         disabled=last, icon=":material/chevron_right:" if index else ":material/public:"):
+                clicked = depth
+    return clicked
+
+
+def drill_state(key: str, entities: Sequence[Entity]) -> drill.DrillPath:
+    """This page's drill path: from its session state, else from the link, always valid for these entities."""
+    fresh = url_change("drill")
+    if fresh is not None or key not in st.session_state:
+        st.session_state[key] = drill.decode(fresh)
+    path: drill.DrillPath = drill.sanitise(entities, st.session_state[key])
+    st.session_state[key] = path
+    return path
+
+
+def kpi_picker(kpis: Sequence[Any], key: str) -> Any:
+    """One-click choice of a KPI (code and short title), from the link or as it was; returns the KPI."""
+    language, by_id = lang(), {k.id: k for k in kpis}
+    page_choice(key, "kpi", list(by_id))
+    st.segmented_control(text("group.kpi"), list(by_id), key=key, required=True,
+                         format_func=lambda k: f"{k} · {views.shorten(by_id[k].short(language), 34)}")
+    chosen = by_id[st.session_state[key]]
+    st.markdown(f"**{chosen.id}.** {views.sentence_case(chosen.title(language))}")
+    return chosen
+
+
+def drill_navigator(key: str, entities: Sequence[Entity], *, root_label: str,
+                    url: Mapping[str, str]) -> drill.DrillPath:
+    """The drill path of a page: kept in state and in the URL, shown as breadcrumbs that step back up."""
+    path = drill_state(key, entities)
+    sync_url({**url, "drill": drill.encode(path) or None})
+    depth = breadcrumbs(path, root_label=root_label, key=key)
+    if depth is not None:
+        set_drill(key, drill.ascend(path, depth))
+    return path
+
+
+def set_drill(key: str, path: drill.DrillPath) -> None:
+    st.session_state[key] = path
+    st.rerun()
+
+
+# --------------------------------------------------------------------------- upload
+
+
+class UploadBatch:
+    """Uploaded files staged in a temporary folder, with their dry-run report (computed once per set of files)."""
+
+    def __init__(self, fingerprint: tuple[str, ...], folder: str, paths: list[str], names: dict[str, str],
+                 report: Any) -> None:
+        self.fingerprint = fingerprint
+        self.folder = folder
+        self.paths = paths
+        self.names = names
+        self.report = report
+
+
+def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
+    """Stage the files and check them without saving; the same files are not read again on a rerun."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from kpi.ingest.pipeline import ingest_files
+
+    fingerprint = tuple(f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in files)
+    held: UploadBatch | None = st.session_state.get("_upload_batch")
+    if held is not None and held.fingerprint == fingerprint and held.report is not None:
+        return held
+    discard_batch()
+    folder = tempfile.mkdtemp(prefix="parasat-upload-")
+    paths, names = [], {}
+    for index, (name, content) in enumerate(files):
+        path = Path(folder) / f"{index:03d}.xlsx"
+        path.write_bytes(content)
+        paths.append(str(path))
+        names[str(path)] = name
+    scope = current_scope()
+    with st.spinner(text("upload.checking", count=len(files))):
+        report = ingest_files(get_store(), catalogue(), registry(), paths, uploaded_by=scope.actor, scope=scope,
+                              dry_run=True, display_names=names)
+    batch = UploadBatch(fingerprint, folder, paths, names, report)
+    st.session_state["_upload_batch"] = batch
+    return batch
+
+
+def confirm_batch(batch: UploadBatch) -> None:
+    """Save the checked files for real (idempotent by each file's hash) and clear the uploader."""
+    from kpi.ingest.pipeline import ingest_files
+
+    scope = current_scope()
+    with st.spinner(text("upload.saving")):
+        report = ingest_files(get_store(), catalogue(), registry(), batch.paths, uploaded_by=scope.actor,
+                              scope=scope, dry_run=False, display_names=batch.names)
+    st.session_state["_upload_result"] = report
+    st.session_state["upload_nonce"] = st.session_state.get("upload_nonce", 0) + 1
+    discard_batch()
+
+
+def discard_batch() -> None:
+    import shutil
+
+    held: UploadBatch | None = st.session_state.pop("_upload_batch", None)
+    if held is not None:
+        shutil.rmtree(held.folder, ignore_errors=True)
+
+
+def show_upload_result() -> None:
+    """The confirmation of the last saved batch, file by file."""
+    report = st.session_state.get("_upload_result")
+    if report is None:
+        return
+    language = lang()
+    saved = [p for p in views.upload_preview(report, catalogue(), registry(), language) if p.accepted]
+    with st.container(border=True, key="upload_result"):
+        st.success(text("upload.saved", count=len(saved)), icon=":material/check_circle:")
+        for preview in saved:
+            st.markdown(f"- **{preview.file}** — {preview.entity_name}, "
+                        f"{views.period_label(preview.period or '', language) if preview.period else ''}: "
+                        f"{preview.status_text} ({text('upload.version', version=preview.version)})")
+        if st.button(text("upload.dismiss"), key="upload_dismiss", type="tertiary"):
+            st.session_state.pop("_upload_result", None)
+            st.rerun()
+
+
+def file_preview(preview: views.FilePreview) -> None:
+    """One file's verdict: its errors cell by cell, or what saving it will change."""
+    language = lang()
+    icon = ":material/error:" if not preview.accepted else ":material/check_circle:"
+    with st.container(border=True, key=f"preview_{abs(hash(preview.file))}"):
+        st.markdown(f"{icon} **{preview.file}** — {preview.status_text}")
+        if not preview.accepted:
+            st.error(text("upload.errors", count=len(preview.issues)))
+            st.dataframe(preview.issues, hide_index=True, width="stretch")
+            return
+        where = f"{preview.entity_name} (`{preview.entity}`), {views.period_label(preview.period or '', language)}"
+        if preview.status == "new":
+            st.markdown(text("upload.will_create", where=where, version=preview.version))
+        elif preview.status == "unchanged":
+            st.markdown(text("upload.already_there", where=where, version=preview.version))
+        else:
+            st.markdown(text("upload.will_replace", where=where, version=preview.version,
+                             old=preview.replaces_version, count=len(preview.changes)))
+            st.dataframe(preview.changes, hide_index=True, width="stretch")
+
+
+def localise_uploader() -> None:
+    """Replace the file uploader's built-in English words ('Upload', '10MB per file') with the interface's."""
+    limit = st.get_option("server.maxUploadSize")
+    browse = text("upload.browse").replace('"', "")
+    hint = text("upload.limit", mb=limit).replace('"', "")
+    st.html(
+        "<style>"
+        "[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer'] p {font-size: 0;}"
+        f"[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer'] p::after "
+        f"{{content: \"{browse}\"; font-size: 0.9rem;}}"
+        "[data-testid='stFileUploaderDropzoneInstructions'] span {font-size: 0;}"
+        f"[data-testid='stFileUploaderDropzoneInstructions'] span::after {{content: \"{hint}\"; font-size: 0.875rem;}}"
+        "</style>"
+    )
+
+
+def template_download(entity_code: str, period: str) -> None:
+    """A button that builds the blank return for an entity and period when clicked."""
+    from kpi.template import build_template
+
+    language = lang()
+
+    def build() -> bytes:
+        return build_template(catalogue(), registry(), entity_code, period, lang=language)
+
+    st.download_button(text("upload.template_download"), data=build, file_name=f"{entity_code}_{period}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key="template_download", on_click="ignore", icon=":material/download:", type="primary")
