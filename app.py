@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi.i18n import t
+from kpi.settings import get_settings
 from pages import ui
 
 st.set_page_config(page_title="Parasat", page_icon=":material/verified_user:", layout="wide",
@@ -13,7 +14,13 @@ st.set_page_config(page_title="Parasat", page_icon=":material/verified_user:", l
 ui.capture_initial_query()
 lang = ui.lang()
 
+with st.spinner(t("app.loading", lang)):
+    ui.get_store()
+user = ui.signed_in_user()
 groups = ui.catalogue().groups
+# Before sign-in every page is registered (hidden), so a shared link still opens its page afterwards.
+can_upload = user is None or user.can_upload
+can_administer = user is None or user.is_admin
 pages = {
     t("nav.dashboard", lang): [
         st.Page("pages/overview.py", title=t("nav.overview", lang), icon=":material/dashboard:", url_path="overview",
@@ -26,21 +33,30 @@ pages = {
         st.Page("pages/entity.py", title=t("nav.entity", lang), icon=":material/account_balance:",
                 url_path="entity"),
         st.Page("pages/map.py", title=t("nav.map", lang), icon=":material/map:", url_path="map"),
-        # st.Page("pages/compliance.py", ...)  -- issue 4: task evidence and formalism flags
-        # st.Page("pages/briefing.py", ...)    -- issue 5: briefing packs
+        st.Page("pages/compliance.py", title=t("nav.compliance", lang), icon=":material/task_alt:",
+                url_path="compliance"),
+        st.Page("pages/briefing.py", title=t("briefing.page.title", lang), icon=":material/slideshow:",
+                url_path="briefing"),
     ],
     t("nav.returns", lang): [
-        st.Page("pages/upload.py", title=t("nav.upload", lang), icon=":material/upload_file:", url_path="upload"),
+        *([st.Page("pages/upload.py", title=t("nav.upload", lang), icon=":material/upload_file:",
+                   url_path="upload")] if can_upload else []),
         st.Page("pages/submissions.py", title=t("nav.submissions", lang), icon=":material/fact_check:",
                 url_path="submissions"),
-        # st.Page("pages/admin.py", ...)       -- issue 6: users, roles, registry, targets, audit
+        *([st.Page("pages/admin.py", title=t("nav.admin", lang), icon=":material/admin_panel_settings:",
+                   url_path="admin")] if can_administer else []),
     ],
 }
 
-with st.spinner(t("app.loading", lang)):
-    ui.get_store()
+if user is None and get_settings().require_sign_in:
+    st.navigation(pages, position="hidden")
+    ui.language_switch()
+    ui.sign_in_form()
+    st.stop()
+
 page = st.navigation(pages, position="sidebar", expanded=True)
 ui.language_switch()
 ui.sidebar_filters()
+ui.account_box()
 st.sidebar.caption(t("app.footer", lang))
 page.run()

@@ -192,12 +192,13 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def ensure_admin(store: Store, password: str | None = None) -> str | None:
-    """Create the first admin when there are no users; returns the generated password to print once."""
+    """Create the first admin when no active admin exists; returns the generated password to print once."""
     ensure_schema(store)
     cur = store.cursor()
-    count = cur.execute("SELECT count(*) FROM app_user").fetchone()
+    count = cur.execute("SELECT count(*) FROM app_user WHERE role = 'admin' AND active").fetchone()
+    taken = cur.execute("SELECT 1 FROM app_user WHERE username = 'admin'").fetchone()
     cur.close()
-    if count and count[0]:
+    if (count and count[0]) or taken:
         return None
     generated = password is None
     secret = password or secrets.token_urlsafe(12)

@@ -286,8 +286,14 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     try:
         request = BriefingRequest(period=args.period, scope=scope, lang=lang, kpis=tuple(args.kpi or ()),
                                   national_breakdown=args.breakdown)
+        from kpi.compliance import briefing_provider
+        from kpi.service import engine
+        from kpi.settings import get_settings
+
+        provider = briefing_provider(load_catalogue(), load_registry(), engine(),
+                                     deadline_days=get_settings().submission_deadline_days)
         with open_store(args.db) as store:
-            briefing, deck, _ = write_briefing(store, request, Path(args.out))
+            briefing, deck, _ = write_briefing(store, request, Path(args.out), compliance=provider)
     except BriefingError as exc:
         print(str(exc), file=sys.stderr)
         return 2

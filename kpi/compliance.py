@@ -411,34 +411,29 @@ def missing_items(frame: pd.DataFrame, catalogue: Catalogue, entity: str, lang: 
 
 
 def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figure:
-    """Entities × tasks coloured by status; each cell carries entity and task codes for a click."""
-    entities = frame.drop_duplicates("entity")[["entity", "entity_name"]]
+    """Entities × tasks as square markers coloured by status; each carries entity and task codes for a click."""
     tasks = sorted(frame["task"].unique(), key=_task_sort_key)
-    index = {code: i for i, code in enumerate(STATUS_ORDER)}
-    grid = frame.pivot(index="entity", columns="task", values="status").reindex(
-        index=list(entities["entity"]), columns=tasks)
-    z = grid.apply(lambda column: column.map(lambda s: index.get(s))).to_numpy(dtype=float)
-    labels = dict(zip(frame["entity"], frame["entity_name"]))
-    text = frame.pivot(index="entity", columns="task", values="status_label").reindex(
-        index=list(entities["entity"]), columns=tasks).fillna("")
-    steps = len(STATUS_ORDER)
-    colorscale = []
-    for i, status in enumerate(STATUS_ORDER):
-        colorscale += [[i / steps, STATUS_COLOURS[status]], [(i + 1) / steps, STATUS_COLOURS[status]]]
-    customdata = [[[entity, task] for task in tasks] for entity in grid.index]
-    figure = go.Figure(go.Heatmap(
-        z=z, x=tasks, y=[labels[e] for e in grid.index], zmin=-0.5, zmax=steps - 0.5, colorscale=colorscale,
-        showscale=False, xgap=1, ygap=1, text=text.to_numpy(), customdata=customdata,
-        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
-    ))
-    figure.update_layout(title=title, height=max(320, 22 * len(grid.index) + 140), margin={"l": 10, "r": 10, "t": 60},
-                         xaxis={"side": "top", "tickangle": -60, "tickfont": {"size": 10}},
-                         yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
-                         plot_bgcolor="#FFFFFF")
+    entities = list(dict.fromkeys(frame["entity"]))
+    names = dict(zip(frame["entity"], frame["entity_name"]))
+    figure = go.Figure()
     for status in STATUS_ORDER:
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t(f"compliance.status.{status}", lang),
-                                    marker={"size": 12, "color": STATUS_COLOURS[status], "symbol": "square"}))
-    figure.update_layout(legend={"orientation": "h", "y": -0.05 if len(grid.index) > 12 else -0.2})
+        rows = frame[frame["status"] == status]
+        figure.add_trace(go.Scatter(
+            x=rows["task"], y=[names[e] for e in rows["entity"]], mode="markers",
+            name=t(f"compliance.status.{status}", lang),
+            marker={"symbol": "square", "size": 13, "color": STATUS_COLOURS[status], "line": {"width": 0}},
+            customdata=list(zip(rows["entity"], rows["task"], rows["reasons"])),
+            hovertemplate="%{y}<br>%{x}: " + t(f"compliance.status.{status}", lang) + "<extra></extra>",
+        ))
+    figure.update_layout(
+        title=title, height=max(320, 20 * len(entities) + 170), margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        xaxis={"side": "top", "tickangle": -60, "tickfont": {"size": 10}, "categoryorder": "array",
+               "categoryarray": tasks, "showgrid": False},
+        yaxis={"categoryorder": "array", "categoryarray": [names[e] for e in reversed(entities)],
+               "tickfont": {"size": 11}, "showgrid": False},
+        plot_bgcolor="#FFFFFF", legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        clickmode="event+select",
+    )
     return figure
 
 
@@ -451,7 +446,7 @@ def cell_from_selection(event: Any) -> tuple[str, str] | None:
     points = ((event or {}).get("selection") or {}).get("points") or []
     for point in points:
         data = point.get("customdata")
-        if isinstance(data, (list, tuple)) and len(data) == 2:
+        if isinstance(data, (list, tuple)) and len(data) >= 2:
             return str(data[0]), str(data[1])
     return None
 
@@ -487,3 +482,39 @@ def flags_frame(flags: list[Flag], registry: Registry, lang: str) -> pd.DataFram
              "return_id": f.return_id} for f in flags]
     return pd.DataFrame(rows, columns=["entity", "entity_name", "flag", "flag_label", "subject", "message",
                                        "return_id"])
+
+
+def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngine, *, deadline_days: int = 10,
+                      top: int = 12) -> Any:
+    """The compliance slide's rows for a briefing pack: the weakest entities' gaps, and flags by kind."""
+    from kpi.briefing import ComplianceRow
+
+    def provide(cur: duckdb.DuckDBPyConnection, period: str, entities: tuple[str, ...], lang: str
+                ) -> list[ComplianceRow]:
+        results = compliance(cur, catalogue, registry, period, entities=entities)
+        scores = compliance_scores(results)
+        rows = []
+        for entity in sorted(scores, key=lambda e: (scores[e], e))[:top]:
+            if scores[entity] >= 100:
+                continue
+            mine = [r for r in results if r.entity == entity and r.status not in ("proven", "not_applicable")]
+            counts = {s: sum(1 for r in mine if r.status == s) for s in ("missing", "late", "below_cadence")}
+            status = " · ".join(f"{t(f'compliance.status.{s}', lang)}: {n}" for s, n in counts.items() if n)
+            rows.append(ComplianceRow(entity, f"{t('compliance.scores', lang)}: "
+                                              f"{format_number(scores[entity], lang, unit='percent')}",
+                                      status, ", ".join(r.task for r in mine[:6]) + ("…" if len(mine) > 6 else ""),
+                                      "gap"))
+        flags = formalism_flags(cur, catalogue, registry, engine, period, deadline_days=deadline_days,
+                                tasks=results)
+        by_code: dict[str, list[Flag]] = {}
+        for flag in flags:
+            if flag.entity in entities:
+                by_code.setdefault(flag.code, []).append(flag)
+        for code, found in sorted(by_code.items()):
+            names = sorted({registry.entity_by_code[f.entity].name(lang) for f in found})
+            rows.append(ComplianceRow(found[0].entity if len(names) == 1 else "", t(f"flag.label.{code}", lang),
+                                      str(len(found)), "; ".join(names[:4]) + ("…" if len(names) > 4 else ""),
+                                      "flag"))
+        return rows
+
+    return provide

@@ -5,9 +5,11 @@ import streamlit as st
 
 from kpi import audit, auth
 from kpi.catalogue import ENTITY_TYPES
+from kpi.i18n import t
 from kpi.service import known_metrics, list_targets, set_target
 from pages import ui
 
+ui.ensure_routed()
 lang = ui.lang()
 user = ui.signed_in_user()
 ui.page_header(ui.text("admin.title"), ui.text("admin.caption"))
@@ -25,7 +27,7 @@ with users_tab:
         username = st.text_input(ui.text("auth.username"), key="admin_new_username")
         password = st.text_input(ui.text("auth.password"), type="password", key="admin_new_password")
         role = st.selectbox(ui.text("admin.role"), auth.ROLES, key="admin_new_role",
-                            format_func=lambda r: ui.text(f"role.{r}"))
+                            format_func=lambda r: t(f"role.{r}", lang))
         entities = st.multiselect(ui.text("admin.entities"), [e.code for e in reg.entities], key="admin_new_entities",
                                   format_func=lambda c: reg.entity_by_code[c].name(lang))
         if st.form_submit_button(ui.text("admin.add"), type="primary"):

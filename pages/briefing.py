@@ -9,7 +9,9 @@ import streamlit as st
 
 from kpi import briefing
 from kpi.catalogue import LANGUAGES
+from kpi.compliance import briefing_provider
 from kpi.i18n import t
+from kpi.settings import get_settings
 from kpi.store import AccessScope
 from pages import ui
 
@@ -17,7 +19,9 @@ from pages import ui
 @st.cache_data(max_entries=16, show_spinner=False)
 def _deck(request: briefing.BriefingRequest, version: str, scope: AccessScope,
           _cur: duckdb.DuckDBPyConnection) -> tuple[briefing.Briefing, bytes]:
-    plan = briefing.plan_briefing(_cur, request, ui.kpi_engine(), access=scope)
+    provider = briefing_provider(ui.catalogue(), ui.registry(), ui.kpi_engine(),
+                                 deadline_days=get_settings().submission_deadline_days)
+    plan = briefing.plan_briefing(_cur, request, ui.kpi_engine(), access=scope, compliance=provider)
     return plan, briefing.render_pptx(plan)
 
 
@@ -26,6 +30,7 @@ def _pdf(request: briefing.BriefingRequest, version: str, scope: AccessScope, de
     return briefing.pptx_to_pdf(deck, lang=request.lang)
 
 
+ui.ensure_routed()
 ui.page_header(ui.text("briefing.page.title"), ui.text("briefing.page.intro"))
 periods = ui.periods()
 if not periods:

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from kpi import compliance as comp
+from kpi.i18n import t
 from kpi.settings import get_settings
 from kpi.store import AccessScope
 from pages import ui
@@ -33,10 +34,10 @@ frame = comp.compliance_frame(results, cat, reg, lang)
 groups = [None, *(g.id for g in cat.groups)]
 left, right = st.columns(2)
 group = left.selectbox(ui.text("compliance.group"), groups, key="compliance_group",
-                       format_func=lambda g: ui.text("compliance.all") if g is None else f"{g} · {cat.group(g).title(lang)}")
+                       format_func=lambda g: t("compliance.all", lang) if g is None else f"{g} · {cat.group(g).title(lang)}")
 kpis = [None, *(k.id for k in cat.kpis if group is None or k.group_id == group)]
 kpi = right.selectbox(ui.text("compliance.kpi"), kpis, key="compliance_kpi",
-                      format_func=lambda k: ui.text("compliance.all") if k is None else f"{k} · {cat.kpi_by_id[k].short(lang)}")
+                      format_func=lambda k: t("compliance.all", lang) if k is None else f"{k} · {cat.kpi_by_id[k].short(lang)}")
 shown = comp.filter_frame(frame, group=group, kpi=kpi, entity_type=filters.entity_type, region=filters.region)
 if shown.empty:
     ui.empty_state("app.no_entities")

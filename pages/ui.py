@@ -13,12 +13,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from kpi import drill, export, views
+from kpi import audit, auth, drill, export, views
 from kpi.catalogue import ENTITY_TYPES, LANGUAGES, Catalogue, Entity, Registry, load_catalogue, load_registry
 from kpi.engine import KpiEngine
 from kpi.i18n import t
 from kpi.service import engine, open_store
-from kpi.settings import resolve_db_path
+from kpi.settings import get_settings, resolve_db_path
 from kpi.store import AccessScope, Store
 
 LANGUAGE_NAMES = {"kk": "Қаз", "ru": "Рус", "en": "Eng"}
@@ -38,9 +38,107 @@ APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
 # --------------------------------------------------------------------------- who and what
 
 
+USER_KEY = "_user"
+
+
 def current_scope() -> AccessScope:
-    """Who is looking and which entities they may see. Full access until sign-in and roles plug in here."""
-    return AccessScope(entities=None, actor="analyst")
+    """Which entities the signed-in user may see: officers their own, analysts and admins all, nobody nothing."""
+    user = signed_in_user()
+    if user is not None:
+        return user.scope
+    if not get_settings().require_sign_in:
+        return AccessScope(entities=None, actor="demo")
+    return auth.scope_for(None)
+
+
+def identity_provider_configured() -> bool:
+    """Whether Streamlit's OpenID Connect sign-in is set up in secrets.toml (`[auth]`)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def signed_in_user() -> auth.User | None:
+    """The user of this session: from the local sign-in form, or from the identity provider's e-mail."""
+    user = st.session_state.get(USER_KEY)
+    if user is not None:
+        return cast(auth.User, user)
+    if identity_provider_configured() and getattr(st.user, "is_logged_in", False):
+        email = str(st.user.get("email", ""))
+        found = auth.get_user(get_store(), email)
+        if found is not None:
+            st.session_state[USER_KEY] = found
+            audit.record(get_store().audit_path, found.username, "sign_in", found.username, via="oidc")
+        return found
+    return None
+
+
+def sign_in(username: str, password: str) -> auth.SignInResult:
+    """Check a password against the local user store; on success the session belongs to that user."""
+    settings = get_settings()
+    outcome = auth.sign_in(get_store(), username, password, max_failures=settings.login_max_failures,
+                           lockout_minutes=settings.login_lockout_minutes)
+    if outcome.user is not None:
+        for key in [k for k in st.session_state if not str(k).startswith("$$")]:
+            if key not in (LANGUAGE_KEY, INITIAL_QUERY_KEY):
+                del st.session_state[key]
+        st.session_state[USER_KEY] = outcome.user
+    return outcome
+
+
+def sign_out() -> None:
+    """End the session's sign-in and forget everything it held (filters, caches keyed by it stay keyed)."""
+    user = signed_in_user()
+    if user is not None:
+        audit.record(get_store().audit_path, user.username, "sign_out", user.username)
+    language = st.session_state.get(LANGUAGE_KEY)
+    st.session_state.clear()
+    if language:
+        st.session_state[LANGUAGE_KEY] = language
+    if identity_provider_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def sign_in_form() -> None:
+    """The sign-in screen: the identity provider's button when configured, else the local form."""
+    page_header(text("auth.title"), text("auth.caption"))
+    if identity_provider_configured():
+        st.button(text("auth.sso"), on_click=st.login, type="primary", key="signin_sso")
+        if getattr(st.user, "is_logged_in", False):
+            st.error(text("auth.not_provisioned", email=str(st.user.get("email", ""))))
+        return
+    with st.form("signin_form", border=True):
+        username = st.text_input(text("auth.username"), key="signin_username", autocomplete="username")
+        password = st.text_input(text("auth.password"), type="password", key="signin_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button(text("auth.submit"), type="primary")
+    if submitted:
+        outcome = sign_in(username.strip(), password)
+        if outcome.user is not None:
+            st.rerun()
+        elif outcome.reason == "locked":
+            until = outcome.locked_until.strftime("%H:%M") if outcome.locked_until else ""
+            st.error(text("auth.locked", until=until))
+        else:
+            st.error(text("auth.bad_credentials"))
+
+
+def account_box() -> None:
+    """Who is signed in, with the sign-out button, at the bottom of the sidebar."""
+    user = signed_in_user()
+    if user is None:
+        return
+    with st.sidebar:
+        st.caption(t("auth.signed_in_as", lang(), name=user.display_name, role=t(f"role.{user.role}", lang())))
+        st.button(t("auth.sign_out", lang()), on_click=sign_out, key="sign_out", icon=":material/logout:",
+                  type="tertiary")
+
+
+def record_export(name: str, fmt: str) -> None:
+    """An export on the audit trail: who took which data out, in which format."""
+    user = signed_in_user()
+    audit.record(get_store().audit_path, user.username if user else "demo", "export", name, format=fmt)
 
 
 def _close_store(store: Store) -> None:
@@ -49,7 +147,13 @@ def _close_store(store: Store) -> None:
 
 @st.cache_resource(show_spinner=False, on_release=_close_store)
 def _open_store(db_path: str) -> Store:
-    return open_store()
+    store = open_store()
+    settings = get_settings()
+    secret = settings.admin_password.get_secret_value() if settings.admin_password else None
+    generated = auth.ensure_admin(store, secret)
+    if generated:  # printed once, to the server's log, never shown in the app
+        print(f"Parasat: first admin created. Username: admin  Password: {generated}", flush=True)
+    return store
 
 
 def get_store() -> Store:
@@ -356,16 +460,29 @@ def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: s
         if figure is not None and export.chromium_path() is not None and not export.image_export_failed():
             for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
                 st.download_button(
-                    fmt.upper(), data=_image_callable(figure, fmt), file_name=f"{name}.{fmt}", mime=mime,
+                    fmt.upper(), data=_audited(_image_callable(figure, fmt), name, fmt), file_name=f"{name}.{fmt}",
+                    mime=mime,
                     key=f"{key}_{fmt}", on_click="ignore", icon=":material/image:", type="tertiary",
                 )
-        st.download_button("XLSX", data=lambda: export.to_xlsx_bytes(data, name), file_name=f"{name}.xlsx",
+        st.download_button("XLSX", data=_audited(lambda: export.to_xlsx_bytes(data, name), name, "xlsx"),
+                           file_name=f"{name}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            key=f"{key}_xlsx", on_click="ignore", icon=":material/table:", type="tertiary")
-        st.download_button("CSV", data=lambda: export.to_csv_bytes(data), file_name=f"{name}.csv", mime="text/csv",
+        st.download_button("CSV", data=_audited(lambda: export.to_csv_bytes(data), name, "csv"),
+                           file_name=f"{name}.csv", mime="text/csv",
                            key=f"{key}_csv", on_click="ignore", icon=":material/table:", type="tertiary")
         if figure is not None and (export.chromium_path() is None or export.image_export_failed()):
             st.caption(t("export.modebar_hint", language))
+
+
+def _audited(build: Callable[[], bytes], name: str, fmt: str) -> Callable[[], bytes]:
+    """A download's bytes, built when clicked, with the export put on the audit trail."""
+
+    def run() -> bytes:
+        record_export(name, fmt)
+        return build()
+
+    return run
 
 
 def _image_callable(figure: go.Figure, fmt: str) -> Callable[[], bytes]:

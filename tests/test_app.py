@@ -14,8 +14,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kpi import drill, views
+from kpi import audit, auth, drill, views
 from kpi.catalogue import load_catalogue, load_registry
+from kpi.compliance import compliance, compliance_scores
 from kpi.engine import KpiEngine
 from kpi.i18n import t
 from kpi.sample import fill_by_names
@@ -29,9 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 LANGUAGES = ("kk", "ru", "en")
 PAGES = ["pages/overview.py", *[f"pages/group_{n}.py" for n in range(1, 5)], "pages/entity.py", "pages/map.py",
-         "pages/upload.py", "pages/submissions.py"]
+         "pages/upload.py", "pages/submissions.py", "pages/compliance.py", "pages/briefing.py", "pages/admin.py"]
 RAW_KEY = re.compile(r"^(app|nav|filter|overview|tile|group|drill|chart|entity|map|upload|submissions?|col|"
-                     r"export|status|type|unit|level|period)\.[a-z_0-9.]+$")
+                     r"export|status|type|unit|level|period|compliance|flag|auth|admin|role|briefing)\.[a-z_0-9.]+$")
+ADMIN = auth.User("admin", "Administrator", "admin")
+ANALYST = auth.User("analyst", "Analyst", "analyst")
+OFFICER = auth.User("abai.officer", "Officer", "officer", frozenset({"akimat_abai"}))
 
 
 @contextmanager
@@ -89,11 +93,13 @@ def _app_store() -> Store:
 
 
 def run(page: str | None = None, *, query: dict[str, str] | None = None, state: dict[str, Any] | None = None,
-        timeout: float = 60) -> AppTest:
-    """Render the app (the overview, or another page after a first run, as a link to it would), failing on errors."""
+        timeout: float = 60, user: auth.User | None = ADMIN) -> AppTest:
+    """Render the app signed in as `user` (the overview, or another page after a first run, as a link would)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     for name, value in (query or {}).items():
         at.query_params[name] = value
+    if user is not None:
+        at.session_state["_user"] = user
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     if page is not None and page != "pages/overview.py":
@@ -149,8 +155,9 @@ def test_an_empty_database_shows_the_empty_state_on_every_page(app_db: Path, tmp
     try:
         at = run(page, query={"lang": "en"})
         assert at.title
-        if page != "pages/upload.py":
-            assert [i.value for i in at.info] == [t("app.no_returns", "en")]
+        if page not in ("pages/upload.py", "pages/admin.py"):
+            assert t("app.no_returns", "en") in [i.value for i in at.info] or t(
+                "briefing.page.no_data", "en") in [i.value for i in at.info]
             assert not at.get("plotly_chart")
     finally:
         monkeypatch.delenv("KPI_DB")
@@ -388,3 +395,77 @@ def test_a_bad_file_is_listed_cell_by_cell_and_cannot_be_saved(upload_db: Path, 
     issues = at.dataframe[0].value
     assert t("col.cell", "ru") in issues.columns and issues[t("col.cell", "ru")].iloc[0]
     assert not [b for b in at.button if b.key == "upload_confirm"]
+
+
+# --------------------------------------------------------------------------- sign-in and roles
+
+
+def test_sign_in_form_checks_the_password_and_records_it(app_db: Path) -> None:
+    store = _app_store()
+    if not auth.get_user(store, "reader1"):
+        auth.create_user(store, "reader1", "a long enough password", "analyst")
+    at = run(user=None, query={"lang": "en"})
+    assert [x.label for x in at.text_input] == [t("auth.username", "en"), t("auth.password", "en")]
+    assert not at.get("plotly_chart")  # nothing is shown before sign-in
+    at.text_input(key="signin_username").input("reader1")
+    at.text_input(key="signin_password").input("wrong password")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == [t("auth.bad_credentials", "en")]
+    at.text_input(key="signin_username").input("reader1")
+    at.text_input(key="signin_password").input("a long enough password")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["_user"].username == "reader1"
+    assert at.title[0].value == t("overview.title", "en")
+    actions = [(e["actor"], e["action"]) for e in audit.read(store.audit_path)]
+    assert ("reader1", "sign_in_failed") in actions and ("reader1", "sign_in") in actions
+
+
+@pytest.mark.parametrize(("user", "upload", "admin"), [(ANALYST, False, False), (OFFICER, True, False),
+                                                       (ADMIN, True, True)])
+def test_each_role_sees_its_pages(app_db: Path, user: auth.User, upload: bool, admin: bool) -> None:
+    at = run(user=user, query={"lang": "en"})
+    registered = _registered_pages(at)
+    assert ("upload.py" in registered) is upload
+    assert ("admin.py" in registered) is admin
+    assert {"overview.py", "compliance.py", "briefing.py", "submissions.py"} <= registered
+
+
+def _registered_pages(at: AppTest) -> set[str]:
+    """The page scripts st.navigation registered for this session in its last run."""
+    registered = at._registered_pages  # AppTest keeps them to resolve switch_page()
+    return {Path(str(info["script_path"])).name for info in registered.values() if info.get("script_path")}
+
+
+def test_an_officer_sees_only_the_assigned_entity(app_db: Path, latest: str) -> None:
+    at = run("pages/compliance.py", user=OFFICER, query={"lang": "en"})
+    assert [o for o in at.selectbox(key="compliance_entity").options] == [
+        load_registry().entity_by_code["akimat_abai"].name.en]
+    entity = run("pages/entity.py", user=OFFICER, query={"lang": "en"})
+    assert entity.selectbox(key="entity_code@en").options == [
+        f"{load_registry().entity_by_code['akimat_abai'].name.en} (akimat_abai)"]
+
+
+def test_admin_page_sets_a_target_on_the_audit_trail(upload_db: Path, latest: str) -> None:
+    at = run("pages/admin.py", user=ADMIN, query={"lang": "en"})
+    assert [tab.label for tab in at.tabs] == [t(f"admin.{k}", "en") for k in ("users", "targets", "registry", "audit")]
+    at.selectbox(key="admin_target_metric").set_value("G2.K1")
+    at.number_input(key="admin_target_year").set_value(int(latest[:4]))
+    at.number_input(key="admin_target_value").set_value(66.0)
+    next(b for b in at.button if b.label == t("admin.save", "en")).click().run()
+    assert not at.exception
+    cur = _app_store().cursor()
+    assert cur.execute("SELECT value, set_by FROM kpi_target WHERE metric = 'G2.K1' AND year = ?",
+                       [int(latest[:4])]).fetchone() == (66.0, "admin")
+    assert audit.read(_app_store().audit_path)[-1]["action"] == "target_set"
+
+
+def test_compliance_page_shows_matrix_scores_and_flags(app_db: Path, latest: str) -> None:
+    at = run("pages/compliance.py", query={"lang": "ru"})
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    assert [s.value for s in at.subheader] == [t("compliance.matrix", "ru"), t("compliance.scores", "ru"),
+                                              t("compliance.flags", "ru")]
+    results = compliance(_app_store().cursor(), load_catalogue(), load_registry(), latest)
+    weakest = min(compliance_scores(results).items(), key=lambda item: (item[1], item[0]))
+    assert at.selectbox(key="compliance_entity").value == weakest[0]

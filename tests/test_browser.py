@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from kpi import views
+from kpi import auth, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.engine import KpiEngine
 from kpi.sample import fill_by_names
@@ -35,6 +35,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
                  "--no-first-run"]
 ENTITY = "akimat_abai"
+ADMIN_PASSWORD = "browser-test-admin-password"
+OFFICER_PASSWORD = "browser-test-officer-password"
 WIDTH = 1440
 
 
@@ -63,6 +65,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         engine = KpiEngine(load_catalogue(), load_registry())
         before = engine.compute(cur, [period], levels=["national"], metrics=["G1.K1"])[0]
         cur.close()
+        auth.create_user(store, "abai.officer", OFFICER_PASSWORD, "officer", entities=[ENTITY])
         store.close()
     finally:
         if saved is None:
@@ -83,7 +86,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(prepared: dict[str, Any]) -> Iterator[str]:
     port = free_port()
-    env = dict(os.environ, PARASAT_DB_PATH=str(prepared["db"]))
+    env = dict(os.environ, PARASAT_DB_PATH=str(prepared["db"]), PARASAT_ADMIN_PASSWORD=ADMIN_PASSWORD)
     env.pop("KPI_DB", None)
     log = open(prepared["db"].with_suffix(".server.log"), "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
@@ -133,9 +136,26 @@ def settle(page: Any, pause: float = 0.8) -> None:
     time.sleep(pause)
 
 
-def open_page(page: Any, base: str, path: str) -> None:
+def open_page(page: Any, base: str, path: str, *, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    """Open a link; every new browser session signs in first (the local sign-in lasts one session)."""
     page.goto(f"{base}/{path}")
+    sign_in_if_asked(page, user, password)
     settle(page)
+
+
+def sign_in_if_asked(page: Any, user: str, password: str) -> None:
+    """Fill the sign-in form when the session shows it (a new browser session), then wait for the app."""
+    page.wait_for_selector("[data-testid='stMain'] h1", state="visible", timeout=60_000)
+    time.sleep(0.5)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    time.sleep(0.5)
+    field = page.locator("input[autocomplete='username']:visible")
+    if not field.count():
+        return
+    field.first.fill(user)
+    page.locator("input[autocomplete='current-password']:visible").first.fill(password)
+    page.locator("[data-testid='stFormSubmitButton'] button:visible").first.click()
+    page.wait_for_selector("[data-testid='stSidebarNav'] a", state="visible", timeout=60_000)
 
 
 def shoot(page: Any, name: str) -> Path:
@@ -275,7 +295,8 @@ def publish(shot: Path) -> None:
         shutil.copy(shot, DOCS / shot.name)
 
 
-PAGES = ["", "group_1", "group_2", "group_3", "group_4", "entity", "map", "upload", "submissions"]
+PAGES = ["", "group_1", "group_2", "group_3", "group_4", "entity", "map", "upload", "submissions", "compliance",
+         "briefing", "admin"]
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
@@ -291,3 +312,51 @@ def test_screenshots_of_every_page(browser_page: Any, server: str, prepared: dic
             assert f" {raw}" not in f" {text}", f"raw key {raw}… on {name} ({lang})"
         shot = shoot(page, f"{name or 'overview'}_{lang}")
         assert shot.stat().st_size > 20_000
+
+
+def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
+    page = browser_page
+    open_page(page, server, f"compliance?lang=en&period={prepared['period']}&type=akimat")
+    assert page.get_by_text("Entities × tasks").count() == 1
+    wait_for_charts(page, 1)
+    box = page.evaluate(
+        """() => {
+            const plot = document.querySelector('.js-plotly-plot');
+            plot.scrollIntoView({block: 'center'});
+            const point = plot.querySelector('.scatterlayer .trace .point');
+            const r = point.getBoundingClientRect();
+            return {x: r.left + r.width / 2, y: r.top + r.height / 2};
+        }""")
+    page.mouse.click(box["x"], box["y"])
+    settle(page, pause=1.2)
+    evidence = page.locator(".st-key-compliance_evidence")
+    evidence.wait_for(timeout=30_000)
+    text = evidence.inner_text()
+    assert "Document the guide requires" in text and "Status" in text
+    shoot(page, "compliance_evidence_en")
+
+
+def test_an_officer_signs_in_and_sees_only_their_entity(browser_page: Any, server: str,
+                                                        prepared: dict[str, Any]) -> None:
+    context = browser_page.context.browser.new_context(viewport={"width": WIDTH, "height": 900})
+    # a separate browser context: its own session, signed in as the officer
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/?lang=en")
+        page.wait_for_selector("input[autocomplete='username']", timeout=60_000)
+        shoot(page, "signin_en")
+        page.locator("input[autocomplete='username']").fill("abai.officer")
+        page.locator("input[autocomplete='current-password']").fill("wrong password")
+        page.locator("[data-testid='stFormSubmitButton'] button").click()
+        page.get_by_text("Wrong username or password.").wait_for(timeout=30_000)
+        open_page(page, server, "?lang=en", user="abai.officer", password=OFFICER_PASSWORD)
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Upload" in nav and "Administration" not in nav
+        assert page.get_by_text("Officer", exact=False).count() >= 1
+        open_page(page, server, f"entity?lang=en&period={prepared['period']}", user="abai.officer",
+                  password=OFFICER_PASSWORD)
+        assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
+        page.locator("[data-testid='stSidebar']").get_by_role("button", name="Sign out").click()
+        page.wait_for_selector("input[autocomplete='username']", timeout=60_000)
+    finally:
+        context.close()

@@ -281,13 +281,14 @@ def test_matrix_scores_missing_list_and_evidence_details(check, store, catalogue
     only_g3k5 = comp.filter_frame(frame, kpi="G3.K5")
     assert set(only_g3k5["task"]) == {"G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4"}
     figure = comp.matrix_figure(frame, "en")
-    heatmap = figure.data[0]
-    assert list(heatmap.x) == ["G3.P4.T1", "G3.P4.T2", "G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4", "G3.P7.T1"]
-    row = next(i for i, cells in enumerate(heatmap.customdata) if cells[0][0] == "univ_enu")
-    assert heatmap.y[row] == registry.entity_by_code["univ_enu"].name.ru  # the frame was built in Russian
-    assert heatmap.z[row][0] == comp.STATUS_ORDER.index("proven")
-    assert heatmap.z[row][1] == comp.STATUS_ORDER.index("missing")
-    assert heatmap.customdata[row][2] == ["univ_enu", "G3.P5.T1"]
+    assert list(figure.layout.xaxis.categoryarray) == [
+        "G3.P4.T1", "G3.P4.T2", "G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4", "G3.P7.T1"]
+    by_status = {trace.name: trace for trace in figure.data}
+    proven = by_status["Proven"]
+    assert [tuple(c[:2]) for c in proven.customdata] == [("univ_enu", "G3.P4.T1")]
+    assert list(proven.y) == [registry.entity_by_code["univ_enu"].name.ru]  # the frame was built in Russian
+    assert proven.marker.color == comp.STATUS_COLOURS["proven"]
+    assert len(by_status["Missing"].customdata) == 13
     event = {"selection": {"points": [{"customdata": ["univ_enu", "G3.P5.T1"], "x": "G3.P5.T1"}]}}
     assert comp.cell_from_selection(event) == ("univ_enu", "G3.P5.T1")
     chosen = next(r for r in results if (r.entity, r.task) == ("univ_enu", "G3.P5.T1"))
