@@ -60,6 +60,8 @@ class FailedRule:
             out["status"] = choice_label("status", str(out["status"]), lang or "kk")
         if "signatory" in out:
             out["signatory"] = choice_label("signatory", str(out["signatory"]), lang or "kk")
+        if "fields" in out:
+            out["fields"] = ", ".join(t(f"evidence.field.{f.strip()}", lang) for f in str(out["fields"]).split(","))
         return out
 
 
@@ -430,7 +432,7 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
         xaxis={"side": "top", "tickangle": -60, "tickfont": {"size": 10}, "categoryorder": "array",
                "categoryarray": tasks, "showgrid": False},
         yaxis={"categoryorder": "array", "categoryarray": [names[e] for e in reversed(entities)],
-               "tickfont": {"size": 11}, "showgrid": False},
+               "tickfont": {"size": 11}, "showgrid": False, "automargin": True},
         plot_bgcolor="#FFFFFF", legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
         clickmode="event+select",
     )

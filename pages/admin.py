@@ -17,11 +17,19 @@ if user is None or not user.is_admin:
     st.error(ui.text("auth.forbidden"))
     st.stop()
 store, reg = ui.get_store(), ui.registry()
+
+
+def localised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column names in the user's language."""
+    return frame.rename(columns={c: t(f"admin.col.{c}", lang) for c in frame.columns})
+
+
 users_tab, targets_tab, registry_tab, audit_tab = st.tabs(
     [ui.text("admin.users"), ui.text("admin.targets"), ui.text("admin.registry"), ui.text("admin.audit")])
 
 with users_tab:
-    st.dataframe(pd.DataFrame(auth.list_users(store)), hide_index=True, width="stretch", key="admin_users_table")
+    st.dataframe(localised(pd.DataFrame(auth.list_users(store))), hide_index=True, width="stretch",
+                 key="admin_users_table")
     with st.form("admin_add_user", clear_on_submit=True):
         st.markdown(f"**{ui.text('admin.add_user')}**")
         username = st.text_input(ui.text("auth.username"), key="admin_new_username")
@@ -44,7 +52,8 @@ with users_tab:
             st.success(ui.text("admin.user_disabled", username=target))
 
 with targets_tab:
-    st.dataframe(pd.DataFrame(list_targets(store)), hide_index=True, width="stretch", key="admin_targets_table")
+    st.dataframe(localised(pd.DataFrame(list_targets(store))), hide_index=True, width="stretch",
+                 key="admin_targets_table")
     with st.form("admin_set_target"):
         metric = st.selectbox(ui.text("admin.metric"), sorted(known_metrics()), key="admin_target_metric")
         year = st.number_input(ui.text("admin.year"), 2020, 2100, 2026, key="admin_target_year")
@@ -58,7 +67,7 @@ with registry_tab:
     st.caption(ui.text("admin.registry_caption"))
     frame = pd.DataFrame([{"code": e.code, "type": e.type, "region": e.region or "", "name": e.name(lang)}
                           for e in reg.entities])
-    st.dataframe(frame, hide_index=True, width="stretch", key="admin_registry_table")
+    st.dataframe(localised(frame), hide_index=True, width="stretch", key="admin_registry_table")
     counts = {t: len(reg.of_type(t)) for t in ENTITY_TYPES}
     st.caption(" · ".join(f"{ui.text(f'type.{t}')}: {n}" for t, n in counts.items()))
 
@@ -70,5 +79,5 @@ with audit_tab:
     else:
         events = events[["at", "actor", "action", "subject", "detail"]].iloc[::-1]
         events["detail"] = events["detail"].astype(str)
-        st.dataframe(events, hide_index=True, width="stretch", key="admin_audit_table")
+        st.dataframe(localised(events), hide_index=True, width="stretch", key="admin_audit_table")
         ui.downloads(None, events, "audit", key="admin_audit_export")

@@ -1,6 +1,5 @@
 """Evidence and formalism: entities × tasks coloured by status, the evidence behind a cell, scores and flags."""
 
-import pandas as pd
 import streamlit as st
 
 from kpi import compliance as comp
@@ -53,14 +52,16 @@ if cell is not None:
     if chosen is not None:
         with st.container(border=True, key="compliance_evidence"):
             st.markdown(f"**{ui.text('compliance.evidence')}: {reg.entity_by_code[chosen.entity].name(lang)}**")
-            st.table(pd.DataFrame(comp.evidence_details(chosen, cat, lang).items(), columns=["", " "]))
+            st.markdown("\n".join(f"- **{label}:** {value}"
+                                   for label, value in comp.evidence_details(chosen, cat, lang).items()))
 
 st.subheader(ui.text("compliance.scores"))
 scores = comp.entity_scores(shown, lang)
 st.dataframe(scores.rename(columns={"entity_name": ui.text("compliance.entity"),
                                     "score": ui.text("compliance.col.score"),
                                     **{s: ui.text(f"compliance.status.{s}") for s in comp.STATUS_ORDER}}),
-             hide_index=True, width="stretch", column_config={"entity": None},
+             hide_index=True, width="stretch",
+             column_config={"entity": None, ui.text("compliance.col.score"): st.column_config.NumberColumn(format="%.1f")},
              key="compliance_scores")
 entity = st.selectbox(ui.text("compliance.entity"), list(scores["entity"]), key="compliance_entity",
                       format_func=lambda code: reg.entity_by_code[code].name(lang))
@@ -69,7 +70,10 @@ st.markdown(f"**{ui.text('compliance.missing_for', entity=reg.entity_by_code[ent
 if missing.empty:
     st.success(ui.text("compliance.nothing_missing"))
 else:
-    st.dataframe(missing, hide_index=True, width="stretch")
+    st.dataframe(missing.rename(columns={c: ui.text(f"compliance.col.{c}") for c in
+                                         ("task", "task_title", "status", "why")} | {
+                                            "evidence_required": ui.text("compliance.col.required")}),
+                 hide_index=True, width="stretch")
 
 st.subheader(ui.text("compliance.flags"))
 flags = comp.flags_frame(_flags(ui.data_version(), ui.current_scope(), filters.period,
@@ -78,6 +82,8 @@ flags = flags[flags["entity"].isin(shown["entity"])]
 if flags.empty:
     ui.empty_state("compliance.no_flags")
 else:
-    st.dataframe(flags.drop(columns=["return_id"]), hide_index=True, width="stretch",
-                 column_config={"entity": None, "flag": None})
+    shown_flags = flags.drop(columns=["return_id", "entity", "flag"]).rename(columns={
+        "entity_name": ui.text("compliance.entity"), "flag_label": ui.text("compliance.col.flag"),
+        "subject": ui.text("compliance.col.subject"), "message": ui.text("compliance.col.message")})
+    st.dataframe(shown_flags, hide_index=True, width="stretch")
     ui.downloads(None, flags, f"flags_{filters.period}", key="compliance_flags_export")
