@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PAGES = ["pages/overview.py", "pages/group_1.py", "pages/group_2.py", "pages/group_3.py", "pages/group_4.py",
-         "pages/entity.py", "pages/map.py", "pages/upload.py", "pages/submissions.py"]
+         "pages/entity.py", "pages/map.py", "pages/upload.py", "pages/submissions.py", "pages/compliance.py"]
 COPIES = 10
 
 
@@ -105,11 +105,15 @@ def time_pages(repeat: int) -> dict[str, dict[str, float]]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from kpi.auth import User
+
+    ADMIN = User("bench", "Benchmark", "admin")  # noqa: N806  (every page, full read access)
     results: dict[str, dict[str, float]] = {}
     for page in PAGES:
         cold, warm = [], []
         for _ in range(repeat):
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+            at.session_state["_user"] = ADMIN
             at.run()
             if page != "pages/overview.py":
                 at.switch_page(page)
