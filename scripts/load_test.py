@@ -34,6 +34,7 @@ from kpi.template import build_template  # noqa: E402
 PAGES = ["", "group_1", "group_2", "group_3", "group_4", "entity", "map", "submissions", "compliance"]
 PASSWORD = "load-test-password"
 CHROMIUM = "/usr/bin/chromium"
+RAMP_SECONDS = 1.5  # one new session every 1.5 s; all 50 are open together once the ramp is over
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
         "--no-first-run", "--disable-dev-shm-usage"]
 
@@ -70,9 +71,9 @@ async def wait_idle(page, timeout: float = 60.0) -> None:  # type: ignore[no-unt
 
 async def sign_in(page, base: str, username: str, path: str = "") -> None:  # type: ignore[no-untyped-def]
     """Open a link in a new session and sign in (the local sign-in lasts one browser session)."""
-    await page.goto(f"{base}/{path}", wait_until="domcontentloaded")
+    await page.goto(f"{base}/{path}", wait_until="domcontentloaded", timeout=180_000)
     await page.wait_for_selector("[data-testid='stSidebarNav'] a, input[autocomplete='username']", state="visible",
-                                 timeout=90_000)
+                                 timeout=180_000)
     if await page.locator("input[autocomplete='username']:visible").count():
         await page.locator("input[autocomplete='username']:visible").first.fill(username)
         await page.locator("input[autocomplete='current-password']:visible").first.fill(PASSWORD)
@@ -82,7 +83,8 @@ async def sign_in(page, base: str, username: str, path: str = "") -> None:  # ty
 
 
 async def browse(browser, base: str, username: str, rounds: int, times: list[float], errors: list[str],
-                 deadline: float) -> None:  # type: ignore[no-untyped-def]
+                 deadline: float, delay: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+    await asyncio.sleep(delay)  # sessions arrive over a ramp, as people do, not all in one millisecond
     context = await browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
     page = await context.new_page()
     try:
@@ -150,7 +152,8 @@ async def run(base: str, sessions: int, officers: list[tuple[str, list[Path]]], 
         times: list[float] = []
         upload_times: list[float] = []
         deadline = time.monotonic() + minutes * 60
-        tasks = [browse(browser, base, f"analyst{i % 10}", rounds, times, errors, deadline) for i in range(sessions)]
+        tasks = [browse(browser, base, f"analyst{i % 10}", rounds, times, errors, deadline, delay=i * RAMP_SECONDS)
+                 for i in range(sessions)]
         tasks += [upload(browser, base, name, files, upload_times, errors) for name, files in officers]
         started = time.monotonic()
         await asyncio.gather(*tasks)
