@@ -431,7 +431,10 @@ def test_briefing_page_previews_and_offers_downloads(loaded: Store, monkeypatch:
     st.cache_resource.clear()  # the app's store is a process-wide resource: point it at this database
     st.cache_data.clear()
     try:
+        from kpi.auth import User
+
         page = AppTest.from_file(str(ROOT / "pages" / "briefing.py"), default_timeout=120)
+        page.session_state["_user"] = User("analyst", "Analyst", "analyst")  # signed in
         page.run()
         assert not page.exception
         assert page.title[0].value in {t("briefing.page.title", lang) for lang in ("kk", "ru", "en")}
