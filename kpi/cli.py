@@ -34,6 +34,16 @@ def _lang(args: argparse.Namespace) -> str:
     return normalise_language(getattr(args, "lang", None) or os.environ.get("PARASAT_LANG"))
 
 
+def _valid_period(period: str, lang: str) -> bool:
+    """Whether a period is of the form YYYYQn; says why not on stderr."""
+    try:
+        parse_period(period)
+    except ValueError:
+        print(t("cli.bad_period", lang, period=period), file=sys.stderr)
+        return False
+    return True
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -62,10 +72,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     if args.entity not in registry.entity_by_code:
         print(t("cli.unknown_entity", lang, entity=args.entity), file=sys.stderr)
         return 2
-    try:
-        parse_period(args.period)
-    except ValueError:
-        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+    if not _valid_period(args.period, lang):
         return 2
     out = write_template(load_catalogue(), registry, args.entity, args.period, Path(args.out), lang=lang)
     print(t("cli.template_written", lang, path=str(out)))
@@ -119,10 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from kpi.service import open_store, report_rows
 
     lang = _lang(args)
-    try:
-        parse_period(args.period)
-    except ValueError:
-        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+    if not _valid_period(args.period, lang):
         return 2
     with open_store(args.db, read_only=False) as store:
         values = report_rows(store, args.period)
@@ -164,10 +168,7 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     from kpi.service import open_store
 
     lang = _lang(args)
-    try:
-        parse_period(args.period)
-    except ValueError:
-        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+    if not _valid_period(args.period, lang):
         return 2
     with open_store(args.db) as store:
         cur = store.cursor()
@@ -189,10 +190,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
     from kpi.settings import get_settings
 
     lang = _lang(args)
-    try:
-        parse_period(args.period)
-    except ValueError:
-        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+    if not _valid_period(args.period, lang):
         return 2
     with open_store(args.db) as store:
         flags = formalism_flags(store.cursor(), load_catalogue(), load_registry(), engine(), args.period,
@@ -273,10 +271,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     from kpi.service import open_store
 
     lang = _lang(args)
-    try:
-        parse_period(args.period)
-    except ValueError:
-        print(t("cli.bad_period", lang, period=args.period), file=sys.stderr)
+    if not _valid_period(args.period, lang):
         return 2
     try:
         scope = resolve_scope(args.scope, load_registry())
