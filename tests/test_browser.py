@@ -66,6 +66,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         before = engine.compute(cur, [period], levels=["national"], metrics=["G1.K1"])[0]
         cur.close()
         auth.create_user(store, "abai.officer", OFFICER_PASSWORD, "officer", entities=[ENTITY])
+        auth.create_user(store, "reader", OFFICER_PASSWORD, "analyst")
         store.close()
     finally:
         if saved is None:
@@ -358,5 +359,18 @@ def test_an_officer_signs_in_and_sees_only_their_entity(browser_page: Any, serve
         assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
         page.locator("[data-testid='stSidebar']").get_by_role("button", name="Sign out").click()
         page.wait_for_selector("input[autocomplete='username']", timeout=60_000)
+    finally:
+        context.close()
+
+
+def test_an_analyst_reads_everything_but_cannot_upload_or_administer(browser_page: Any, server: str) -> None:
+    context = browser_page.context.browser.new_context(viewport={"width": WIDTH, "height": 900})
+    try:
+        page = context.new_page()
+        open_page(page, server, "?lang=en", user="reader", password=OFFICER_PASSWORD)
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Evidence" in nav and "Briefing pack" in nav
+        assert "Upload returns" not in nav and "Administration" not in nav
+        assert page.locator("[class*='st-key-tile_']").count() >= 20
     finally:
         context.close()
