@@ -287,7 +287,8 @@ def test_a_chart_downloads_as_png_svg_xlsx_and_csv(browser_page: Any, server: st
 # tests can run in any order and on several workers).
 DOCS = ROOT / "docs" / "screenshots"
 SHOWCASE = {"overview_kk", "group_2_kk", "submissions_kk", "map_ru", "entity_en",
-            "upload_preview_en", "upload_saved_en", "drill_entity_en", "group_2_drill_ru"}
+            "upload_preview_en", "upload_saved_en", "drill_entity_en", "group_2_drill_ru", "compliance_kk",
+            "compliance_evidence_en", "signin_en", "admin_en", "briefing_ru"}
 
 
 def publish(shot: Path) -> None:
