@@ -416,7 +416,7 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
     """Entities × tasks as square markers coloured by status; each carries entity and task codes for a click."""
     tasks = sorted(frame["task"].unique(), key=_task_sort_key)
     entities = list(dict.fromkeys(frame["entity"]))
-    names = dict(zip(frame["entity"], frame["entity_name"]))
+    names = {code: short_entity_name(name) for code, name in zip(frame["entity"], frame["entity_name"])}
     figure = go.Figure()
     for status in STATUS_ORDER:
         rows = frame[frame["status"] == status]
@@ -437,6 +437,18 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
         clickmode="event+select",
     )
     return figure
+
+
+_COUNTRY = ("Қазақстан Республикасының ", "Қазақстан Республикасы ", " Республики Казахстан",
+            " of the Republic of Kazakhstan", "Республики Казахстан ")
+
+
+def short_entity_name(name: str, limit: int = 42) -> str:
+    """An entity's name without the country's name every central body carries, cut to fit a chart axis."""
+    for phrase in _COUNTRY:
+        name = name.replace(phrase, " " if phrase.startswith(" ") and phrase.endswith(" ") else "")
+    name = " ".join(name.split())
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
 def _task_sort_key(task_id: str) -> tuple[int, ...]:

@@ -286,7 +286,7 @@ def test_matrix_scores_missing_list_and_evidence_details(check, store, catalogue
     by_status = {trace.name: trace for trace in figure.data}
     proven = by_status["Proven"]
     assert [tuple(c[:2]) for c in proven.customdata] == [("univ_enu", "G3.P4.T1")]
-    assert list(proven.y) == [registry.entity_by_code["univ_enu"].name.ru]  # the frame was built in Russian
+    assert list(proven.y) == [comp.short_entity_name(registry.entity_by_code["univ_enu"].name.ru)]  # built in Russian
     assert proven.marker.color == comp.STATUS_COLOURS["proven"]
     assert len(by_status["Missing"].customdata) == 13
     event = {"selection": {"points": [{"customdata": ["univ_enu", "G3.P5.T1"], "x": "G3.P5.T1"}]}}
