@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kpi import audit
-from kpi.store import FULL_ACCESS, AccessScope, Store
+from kpi.store import AccessScope, Store
 
 Role = Literal["analyst", "officer", "admin"]
 ROLES: tuple[str, ...] = ("analyst", "officer", "admin")
@@ -210,11 +210,5 @@ def scope_for(user: User | None) -> AccessScope:
     """The access scope of a user; nobody signed in sees nothing."""
     if user is None:
         return AccessScope(entities=frozenset(), actor="anonymous")
-    return user.scope if user.role == "officer" else AccessScope(entities=FULL_ACCESS.entities, actor=user.username)
-
-
-def check_scope(scope: AccessScope, entity_code: str) -> None:
-    """Refuse a read or write outside the caller's scope."""
-    if not scope.allows(entity_code):
-        raise PermissionError(f"{scope.actor} may not access {entity_code}")
+    return user.scope
 

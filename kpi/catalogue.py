@@ -364,6 +364,11 @@ def quarter_end(period: str) -> date:
     return date(year, 12, 31) if quarter == 4 else date(year, 3 * quarter + 1, 1) - timedelta(days=1)
 
 
+def submission_deadline(period: str, deadline_days: int) -> date:
+    """The day a period's return is due: the quarter's end plus the deadline in calendar days."""
+    return quarter_end(period) + timedelta(days=deadline_days)
+
+
 def shift_period(period: str, quarters: int) -> str:
     """The period `quarters` quarters after (or before, when negative) the given one."""
     year, quarter = parse_period(period)

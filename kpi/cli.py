@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -82,12 +81,12 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from kpi.ingest.sandbox import ReaderPool
+    from kpi.ingest.sandbox import read_files
 
     lang = _lang(args)
     # Start the sandboxed reader first: it reads while this process opens the database.
     with ThreadPoolExecutor(max_workers=1) as background:
-        reading = background.submit(_read_in_sandbox, ReaderPool, args.files)
+        reading = background.submit(read_files, args.files)
         from kpi.ingest.pipeline import ingest_files
         from kpi.service import open_store
 
@@ -108,18 +107,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     extra = f" [{issue.measure}={issue.value!r}]" if issue.measure else ""
                     print(f"  - {issue.file} {where}{extra}: {issue.message(lang)}")
     return 0 if report.ok else 1
-
-
-def _read_in_sandbox(pool_class: Any, files: list[str]) -> list[dict[str, Any]]:
-    from kpi.ingest.sandbox import limits_from
-    from kpi.settings import get_settings
-
-    settings = get_settings()
-    pool = pool_class(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
-                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
-                      validate={"today": dt.date.today().isoformat()})
-    result: list[dict[str, Any]] = pool.read([str(f) for f in files])
-    return result
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -19,8 +19,8 @@ from kpi.catalogue import (
     Registry,
     load_catalogue,
     parse_period,
-    quarter_end,
     shift_period,
+    submission_deadline,
     tasks_for_entity,
 )
 from kpi.engine import KpiEngine
@@ -289,7 +289,7 @@ def formalism_flags(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, regist
     tasks = tasks if tasks is not None else compliance(cur, catalogue, registry, period, scope=scope)
     proven = {(r.entity, r.task) for r in tasks if r.status == "proven"}
     stock = {m.code for m in catalogue.measures if m.stock}
-    due = quarter_end(period) + dt.timedelta(days=deadline_days)
+    due = submission_deadline(period, deadline_days)
     kpi_values = engine.compute(cur, [period], levels=["entity"], metrics=[k.id for k in catalogue.kpis], scope=scope)
     for entity_code, (return_id, _submitted) in sorted(returns.items()):
         if not scope.allows(entity_code):

@@ -24,7 +24,7 @@ from kpi.catalogue import (
     load_registry,
     measures_for_entity,
     parse_period,
-    quarter_end,
+    submission_deadline,
     tasks_for_entity,
 )
 from kpi.evidence import COLUMNS as EVIDENCE_COLUMNS
@@ -227,7 +227,7 @@ def generate_sample(out_dir: Path, *, seed: int = 4, periods: list[str] | None =
                     continue
                 if rng.random() < 0.03 and period != periods[-1]:
                     continue  # a missing return
-                due = quarter_end(period) + dt.timedelta(days=10)
+                due = submission_deadline(period, 10)
                 late = rng.random() < profile.late
                 submitted = due + dt.timedelta(days=rng.randint(1, 25) if late else -rng.randint(0, 9))
                 at = dt.datetime.combine(submitted, dt.time(9 + rng.randint(0, 8), rng.randint(0, 59)),

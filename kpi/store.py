@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -175,11 +174,6 @@ class Store:
             fh.write(content)
         os.replace(tmp, target)
         return target
-
-
-def sha256_hex(content: bytes) -> str:
-    """The sha256 of a file's bytes, as hex."""
-    return hashlib.sha256(content).hexdigest()
 
 
 def seed_guide_targets(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:

@@ -27,12 +27,14 @@ from kpi.catalogue import (
     kpis_for_entity,
     parse_period,
     shift_period,
+    submission_deadline,
 )
+from kpi.catalogue import quarter_end as quarter_end  # re-exported: the pages and their tests use it
 from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, normalise_language, t
+from kpi.settings import AGENCY_TIME_ZONE
 from kpi.store import FULL_ACCESS, AccessScope
 
-AGENCY_TIME_ZONE = "Asia/Almaty"
 HISTORY_QUARTERS = 8
 NOT_APPLICABLE = "not_applicable"
 
@@ -928,16 +930,7 @@ VERSION_COLUMNS = {"code": "col.code", "name": "col.name", "version": "col.versi
                    "sha256": "col.sha256"}
 
 
-def quarter_end(period: str) -> dt.date:
-    """The last day of a period's quarter."""
-    year, quarter = parse_period(period)
-    first_of_next = dt.date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
-    return first_of_next - dt.timedelta(days=1)
-
-
-def deadline(period: str, deadline_days: int) -> dt.date:
-    """The day a period's return is due: the quarter's end plus the deadline in calendar days."""
-    return quarter_end(period) + dt.timedelta(days=deadline_days)
+deadline = submission_deadline  # the pages' name for it; quarter_end is re-exported for them too
 
 
 def submissions(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, period: str, *, lang: str,

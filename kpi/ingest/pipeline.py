@@ -11,7 +11,7 @@ from typing import Any
 
 from kpi import audit
 from kpi.catalogue import Catalogue, Registry
-from kpi.ingest.sandbox import ReaderPool, limits_from
+from kpi.ingest.sandbox import read_files
 from kpi.ingest.validate import Issue, ReturnData, Rule, problem_issue, validate
 from kpi.settings import Settings, get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
@@ -67,16 +67,6 @@ class IngestReport:
             "rejected": [f for f in files if not f["accepted"]],
             "files": files,
         }
-
-
-def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None
-               ) -> list[dict[str, Any]]:
-    """Read (and validate) files in the sandboxed workers: one raw result per path."""
-    settings = settings or get_settings()
-    pool = ReaderPool(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
-                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
-                      validate={"today": (today or dt.date.today()).isoformat()})
-    return pool.read([str(p) for p in paths])
 
 
 def ingest_files(

@@ -242,10 +242,9 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
             value = None
         cells[name] = {"sheet": sheet, "cell": cell, "value": _jsonable(value)}
     tables: dict[str, list[list[Any]]] = {}
-    for name in sorted(readable - {limits.read_sheets[0]}):
-        if name:
-            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            tables[name] = [_trimmed(row) for row in rows]
+    for name in sorted(readable - {limits.read_sheets[0]}):  # the tables beside the return sheet
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        tables[name] = [_trimmed(row) for row in rows]
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
         "sheets": [name for name, _ in sheets],

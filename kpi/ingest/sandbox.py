@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import selectors
@@ -23,6 +24,18 @@ def limits_from(settings: Settings) -> Limits:
         max_bytes=settings.max_upload_bytes, max_entries=settings.max_zip_entries,
         max_uncompressed=settings.max_uncompressed_bytes, max_ratio=settings.max_compression_ratio,
     )
+
+
+def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None
+               ) -> list[dict[str, Any]]:
+    """Read (and validate) files in the sandboxed workers as the settings say: one raw result per path."""
+    from kpi.settings import get_settings
+
+    settings = settings or get_settings()
+    pool = ReaderPool(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
+                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
+                      validate={"today": (today or dt.date.today()).isoformat()})
+    return pool.read([str(p) for p in paths])
 
 
 def _limit_memory(max_bytes: int) -> None:
