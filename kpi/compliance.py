@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -28,6 +28,7 @@ from kpi.evidence import EvidenceRow, choice_label
 from kpi.i18n import format_number, t
 from kpi.settings import AGENCY_TIME_ZONE
 from kpi.store import FULL_ACCESS, AccessScope
+from kpi.views import drop_shared_words, shorten
 
 COMPLIANCE_STATUSES: tuple[str, ...] = ("proven", "missing", "late", "below_cadence", "not_applicable")
 _SEVERITY = {"missing": 3, "late": 2, "below_cadence": 1}
@@ -416,7 +417,10 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
     """Entities × tasks as square markers coloured by status; each carries entity and task codes for a click."""
     tasks = sorted(frame["task"].unique(), key=_task_sort_key)
     entities = list(dict.fromkeys(frame["entity"]))
-    names = {code: short_entity_name(name) for code, name in zip(frame["entity"], frame["entity_name"])}
+    names: dict[str, str] = {}
+    for _, same_type in frame.drop_duplicates("entity").groupby("entity_type", sort=False):
+        # Each type's shared phrase goes ("… of the Republic of Kazakhstan" for ministries, "Akimat of …").
+        names.update(zip(same_type["entity"], short_entity_names(list(same_type["entity_name"]))))
     figure = go.Figure()
     for status in STATUS_ORDER:
         rows = frame[frame["status"] == status]
@@ -439,16 +443,14 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
     return figure
 
 
-_COUNTRY = ("Қазақстан Республикасының ", "Қазақстан Республикасы ", " Республики Казахстан",
-            " of the Republic of Kazakhstan", "Республики Казахстан ")
+def short_entity_names(names: Sequence[str], limit: int = 42) -> list[str]:
+    """Entity names for a chart axis: without the phrase most of them share, cut to fit."""
+    return [shorten(name, limit) for name in drop_shared_words(names)]
 
 
 def short_entity_name(name: str, limit: int = 42) -> str:
-    """An entity's name without the country's name every central body carries, cut to fit a chart axis."""
-    for phrase in _COUNTRY:
-        name = name.replace(phrase, " " if phrase.startswith(" ") and phrase.endswith(" ") else "")
-    name = " ".join(name.split())
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+    """One entity name for a chart axis."""
+    return short_entity_names([name], limit)[0]
 
 
 def _task_sort_key(task_id: str) -> tuple[int, ...]:

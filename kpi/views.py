@@ -241,6 +241,31 @@ def shorten(text: str, width: int = 44) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
+def drop_shared_words(names: Sequence[str]) -> list[str]:
+    """Names without the longest phrase (two words or more) most of them start or end with.
+
+    Chart labels are short: "of the Republic of Kazakhstan" says nothing there and pushes out what
+    tells the bars apart. Only one phrase goes, so "Ministry of" stays when the country's name went.
+    """
+    split = [n.split(" ") for n in names]
+
+    def edge(words: list[str], size: int, from_end: bool) -> tuple[str, ...]:
+        return tuple(words[-size:] if from_end else words[:size])
+
+    best: tuple[str, ...] = ()
+    best_from_end = False
+    for from_end in (True, False):
+        for words in split:
+            for size in range(2, len(words)):
+                phrase = edge(words, size, from_end)
+                shared = sum(1 for w in split if len(w) > size and edge(w, size, from_end) == phrase)
+                if shared >= 2 and shared * 2 >= len(split) and len(" ".join(phrase)) > len(" ".join(best)):
+                    best, best_from_end = phrase, from_end
+    size = len(best)
+    return [" ".join((w[:-size] if best_from_end else w[size:])
+                     if best and len(w) > size and edge(w, size, best_from_end) == best else w) for w in split]
+
+
 # --------------------------------------------------------------------------- drill-down population
 
 
