@@ -81,18 +81,25 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
+    from kpi.archive import Archive, archive_dir_for, archiving_reader
     from kpi.ingest.sandbox import read_files
+    from kpi.settings import resolve_db_path
 
     lang = _lang(args)
-    # Start the sandboxed reader first: it reads while this process opens the database.
+    # Start the sandboxed readers first: they read, and valid files are archived, while this process
+    # opens the database.
+    on_result, archived = None, set[str]()
+    if not args.dry_run:
+        archive = Archive(archive_dir_for(resolve_db_path(args.db)[0]))
+        on_result, archived = archiving_reader(archive, args.files, lambda entity: True)
     with ThreadPoolExecutor(max_workers=1) as background:
-        reading = background.submit(read_files, args.files)
+        reading = background.submit(read_files, args.files, on_result=on_result)
         from kpi.ingest.pipeline import ingest_files
         from kpi.service import open_store
 
         with open_store(args.db) as store:
-            report = ingest_files(store, load_catalogue(), load_registry(), args.files,
-                                  uploaded_by=args.user, dry_run=args.dry_run, raws=reading.result())
+            report = ingest_files(store, load_catalogue(), load_registry(), args.files, uploaded_by=args.user,
+                                  dry_run=args.dry_run, raws=reading.result(), archived=archived)
     if args.json:
         _print_json(report.as_dict(lang))
     else:

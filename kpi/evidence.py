@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kpi.catalogue import LANGUAGES, Catalogue, Entity, Registry, parse_period, tasks_for_entity
@@ -22,7 +23,8 @@ FIRST_ROW = 4
 # Column letters of the evidence sheet: fixed fields, then events and participants for each month.
 COLUMNS = {"task": "A", "title": "B", "status": "C", "doc_type": "D", "doc_number": "E", "doc_date": "F",
            "signatory": "G", "reference": "H", "related_date": "I", "audit_years": "J"}
-EVENT_COLUMNS = [chr(ord("K") + i) for i in range(12)]  # K..V
+MONTHS = 12  # events and participants are counted per month of the year
+EVENT_COLUMNS = [chr(ord("K") + i) for i in range(MONTHS)]  # K..V
 PARTICIPANT_COLUMNS = [chr(ord("W") + i) for i in range(4)] + [f"A{chr(ord('A') + i)}" for i in range(8)]  # W..AH
 MAX_TEXT = 2000
 
@@ -32,7 +34,9 @@ def choice_label(kind: str, code: str, lang: str) -> str:
     return t(f"evidence.{kind}.{code}", lang)
 
 
+@lru_cache(maxsize=8)
 def _choice_lookup(kind: str, codes: tuple[str, ...]) -> dict[str, str]:
+    """Code by code itself or by its label in any language, lower-cased (the messages never change)."""
     lookup = {code: code for code in codes}
     for code in codes:
         for lang in LANGUAGES:
@@ -53,14 +57,34 @@ class EvidenceRow:
     reference: str | None = None
     related_date: dt.date | None = None
     audit_years: str | None = None
-    events: list[int] = field(default_factory=lambda: [0] * 12)
-    participants: list[int] = field(default_factory=lambda: [0] * 12)
+    events: list[int] = field(default_factory=lambda: [0] * MONTHS)
+    participants: list[int] = field(default_factory=lambda: [0] * MONTHS)
     row: int = 0
+
+    def to_wire(self) -> list[Any]:
+        """The row as a compact JSON list, for the sandboxed reader to send back (see `from_wire`)."""
+        return [self.task_id, self.status, self.doc_type, self.doc_number, _iso(self.doc_date), self.signatory,
+                self.reference, _iso(self.related_date), self.audit_years, self.events, self.participants, self.row]
+
+    @classmethod
+    def from_wire(cls, item: list[Any]) -> EvidenceRow:
+        (task_id, status, doc_type, doc_number, doc_date, signatory, reference, related_date, audit_years,
+         events, participants, row) = item
+        return cls(task_id, status, doc_type, doc_number, _date_or_none(doc_date), signatory, reference,
+                   _date_or_none(related_date), audit_years, events, participants, row)
 
     def as_db_row(self, return_id: int) -> tuple[Any, ...]:
         return (return_id, self.task_id, self.status or "", self.doc_type, self.doc_number, self.doc_date,
                 self.signatory, self.reference, self.events, self.participants, self.related_date,
                 self.audit_years)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _date_or_none(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
 
 
 @dataclass
@@ -81,6 +105,10 @@ def _col_index(letters: str) -> int:
 
 
 _COLUMN_INDEX = {letters: _col_index(letters) for letters in (*COLUMNS.values(), *EVENT_COLUMNS, *PARTICIPANT_COLUMNS)}
+_WIDTH = max(_COLUMN_INDEX.values()) + 1
+# The monthly columns sit side by side, so a row's months are read as one slice.
+assert all(_COLUMN_INDEX[col] == _COLUMN_INDEX[letters[0]] + i
+           for letters in (EVENT_COLUMNS, PARTICIPANT_COLUMNS) for i, col in enumerate(letters))
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -116,19 +144,23 @@ def parse_evidence(
     statuses, doc_types, signatories = (_choice_lookup(k, c) for k, c in (
         ("status", STATUSES), ("doc", DOC_TYPES), ("signatory", SIGNATORIES)))
     _, quarter = parse_period(period)
+    last_month = quarter * 3
     rows: list[EvidenceRow] = []
     problems: list[EvidenceProblem] = []
     seen: set[str] = set()
-
-    def cell(values: list[Any], letters: str) -> Any:
-        index = _COLUMN_INDEX[letters]
-        value = values[index] if index < len(values) else None
-        return None if value == "" else value
+    choices = [(name, COLUMNS[name], _COLUMN_INDEX[COLUMNS[name]], lookup) for name, lookup in (
+        ("status", statuses), ("doc_type", doc_types), ("signatory", signatories))]
+    dates = [(name, COLUMNS[name], _COLUMN_INDEX[COLUMNS[name]]) for name in ("doc_date", "related_date")]
+    texts = [(name, COLUMNS[name], _COLUMN_INDEX[COLUMNS[name]]) for name in ("doc_number", "reference", "audit_years")]
+    series_columns = [(name, [(month, col, _COLUMN_INDEX[col]) for month, col in enumerate(letters, start=1)])
+                      for name, letters in (("events", EVENT_COLUMNS), ("participants", PARTICIPANT_COLUMNS))]
 
     for offset, values in enumerate(table[FIRST_ROW - 1:], start=FIRST_ROW):
         if not values:
             continue
-        task_id = str(cell(values, "A") or "").strip()
+        if len(values) < _WIDTH:  # rows come without their trailing empty cells
+            values = [*values, *([None] * (_WIDTH - len(values)))]
+        task_id = str(_blank_none(values[0]) or "").strip()
         if not task_id:
             continue
         where = f"A{offset}"
@@ -143,49 +175,57 @@ def parse_evidence(
             continue
         seen.add(task_id)
         row = EvidenceRow(task_id=task_id, row=offset)
-        for name, lookup in (("status", statuses), ("doc_type", doc_types), ("signatory", signatories)):
-            raw = cell(values, COLUMNS[name])
+        for name, letters, index, lookup in choices:
+            raw = _blank_none(values[index])
             if raw is None:
                 continue
             code = lookup.get(str(raw).strip().lower())
             if code is None:
-                problems.append(EvidenceProblem("evidence_bad_choice", f"{COLUMNS[name]}{offset}", raw,
-                                                {"field": name}))
+                problems.append(EvidenceProblem("evidence_bad_choice", f"{letters}{offset}", raw, {"field": name}))
             else:
                 setattr(row, name, code)
-        exempt = bool(catalogue.task_field(task_id, "no_facts_exempt"))
-        if row.status == "no_facts" and not exempt:
-            problems.append(EvidenceProblem("evidence_no_facts_not_allowed", f"C{offset}", cell(values, "C")))
-        for name in ("doc_date", "related_date"):
-            raw = cell(values, COLUMNS[name])
+        if row.status == "no_facts" and not catalogue.task_field(task_id, "no_facts_exempt"):
+            problems.append(EvidenceProblem("evidence_no_facts_not_allowed", f"C{offset}",
+                                            _blank_none(values[_COLUMN_INDEX["C"]])))
+        for name, letters, index in dates:
+            raw = _blank_none(values[index])
             try:
                 setattr(row, name, parse_date(raw))
             except ValueError:
-                problems.append(EvidenceProblem("evidence_bad_date", f"{COLUMNS[name]}{offset}", raw))
-        for name in ("doc_number", "reference", "audit_years"):
-            raw = cell(values, COLUMNS[name])
+                problems.append(EvidenceProblem("evidence_bad_date", f"{letters}{offset}", raw))
+        for name, letters, index in texts:
+            raw = _blank_none(values[index])
             if raw is None:
                 continue
             text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw).strip()
             if len(text) > MAX_TEXT:
-                problems.append(EvidenceProblem("evidence_text_too_long", f"{COLUMNS[name]}{offset}", text[:40] + "…",
+                problems.append(EvidenceProblem("evidence_text_too_long", f"{letters}{offset}", text[:40] + "…",
                                                 {"length": len(text), "limit": MAX_TEXT}))
                 continue
             setattr(row, name, text or None)
-        for series, letters in (("events", EVENT_COLUMNS), ("participants", PARTICIPANT_COLUMNS)):
-            counts = []
-            for month, col in enumerate(letters, start=1):
-                raw = cell(values, col)
-                count = _count(raw)
-                if count is None:
-                    problems.append(EvidenceProblem("evidence_bad_count", f"{col}{offset}", raw))
-                    count = 0
-                elif count and month > quarter * 3:
-                    problems.append(EvidenceProblem("evidence_future_month", f"{col}{offset}", raw))
-                counts.append(count)
-            setattr(row, series, counts)
+        for name, columns in series_columns:
+            first = columns[0][2]
+            # One pass for the usual row: empty cells and plain counts (the reader gives numbers as floats).
+            counts: list[int | None] = [
+                0 if raw == "" or raw is None
+                else int(raw) if type(raw) is float and raw >= 0 and raw.is_integer()
+                else _count(raw)
+                for raw in values[first:first + MONTHS]
+            ]
+            if None in counts or any(counts[last_month:]):
+                for month, col, index in columns:
+                    if counts[month - 1] is None:
+                        problems.append(EvidenceProblem("evidence_bad_count", f"{col}{offset}", values[index]))
+                        counts[month - 1] = 0
+                    elif counts[month - 1] and month > last_month:
+                        problems.append(EvidenceProblem("evidence_future_month", f"{col}{offset}", values[index]))
+            setattr(row, name, counts)
         rows.append(row)
     return rows, problems
+
+
+def _blank_none(value: Any) -> Any:
+    return None if value == "" else value
 
 
 def _dotted(text: str) -> dt.date:

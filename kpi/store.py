@@ -7,10 +7,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
 
+from kpi.archive import Archive, archive_dir_for
 from kpi.catalogue import Catalogue, load_catalogue
 
 SCHEMA_VERSION = 1
@@ -100,7 +102,11 @@ class Store:
 
     @property
     def archive_dir(self) -> Path:
-        return self.db_path.with_suffix(".archive")
+        return archive_dir_for(self.db_path)
+
+    @cached_property
+    def archive(self) -> Archive:
+        return Archive(self.archive_dir)
 
     @property
     def audit_path(self) -> Path:
@@ -161,19 +167,8 @@ class Store:
         return not row or row[0] == 0
 
     def archive_file(self, content: bytes, sha256: str, suffix: str = ".xlsx") -> Path:
-        """Store an accepted file content-addressed; writing the same content twice is harmless.
-
-        The caller makes the batch durable with one `os.sync()` before committing the database.
-        """
-        target = self.archive_dir / sha256[:2] / f"{sha256}{suffix}"
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, target)
-        return target
+        """Store an accepted file content-addressed (see `kpi.archive.Archive`)."""
+        return self.archive.put(content, sha256, suffix)
 
 
 def seed_guide_targets(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:

@@ -6,13 +6,14 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kpi import audit
+from kpi.archive import archiving_reader
 from kpi.catalogue import Catalogue, Registry
+from kpi.evidence import MONTHS
 from kpi.ingest.sandbox import read_files
-from kpi.ingest.validate import Issue, ReturnData, Rule, problem_issue, validate
+from kpi.ingest.validate import Issue, ReturnData, problem_issue, validate
 from kpi.settings import Settings, get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
 
@@ -81,24 +82,30 @@ def ingest_files(
     display_names: Mapping[str, str] | None = None,
     submitted_at: Mapping[str, dt.datetime] | None = None,
     settings: Settings | None = None,
-    extra_rules: tuple[Rule, ...] = (),
     today: dt.date | None = None,
     raws: Sequence[dict[str, Any]] | None = None,
+    archived: set[str] | None = None,
 ) -> IngestReport:
     """Ingest a batch: every valid file becomes a return version, every invalid one changes nothing.
 
-    `raws` are the sandboxed reader's results for `paths` when the caller started reading early.
+    `raws` are the sandboxed reader's results for `paths` when the caller started reading early, and
+    `archived` the sha256 of the files its reader callback archived meanwhile (`kpi.archive.archiving_reader`).
     """
     settings = settings or get_settings()
     str_paths = [str(p) for p in paths]
     names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
-    raws = read_files(str_paths, settings, today=today) if raws is None else raws
+    archived = set(archived or ())
+    if raws is None:
+        on_result = None
+        if not dry_run:  # each valid file is archived while the others are still being read
+            on_result, archived = archiving_reader(store.archive, str_paths, scope.allows)
+        raws = read_files(str_paths, settings, today=today, on_result=on_result)
     outcomes: list[FileOutcome] = []
     for path, name, raw in zip(str_paths, names, raws):
         if not raw.get("ok"):
             outcomes.append(FileOutcome(name, "rejected", issues=[problem_issue(name, raw["problem"])]))
             continue
-        data, issues = _validated(catalogue, registry, name, raw, today, extra_rules)
+        data, issues = _validated(catalogue, registry, name, raw, today)
         if data is None:
             outcomes.append(FileOutcome(name, "rejected", sha256=raw.get("sha256"), issues=issues))
         elif not scope.allows(data.entity):
@@ -113,7 +120,7 @@ def ingest_files(
     if dry_run or not accepted:
         _plan_versions(store, accepted)
     else:
-        _write(store, accepted, uploaded_by, submitted_at or {})
+        _write(store, accepted, uploaded_by, submitted_at or {}, archived)
     if not dry_run:
         audit.record_many(store.audit_path, [
             audit.Event(uploaded_by, f"upload_{o.status}", o.file,
@@ -124,14 +131,14 @@ def ingest_files(
     return report
 
 
-def _validated(catalogue: Catalogue, registry: Registry, name: str, raw: dict[str, Any], today: dt.date | None,
-               extra_rules: tuple[Rule, ...]) -> tuple[ReturnData | None, list[Issue]]:
-    """The worker's validation when it ran one (named for this upload), else validation here."""
+def _validated(catalogue: Catalogue, registry: Registry, name: str, raw: dict[str, Any], today: dt.date | None
+               ) -> tuple[ReturnData | None, list[Issue]]:
+    """The worker's validation (named for this upload) when it ran one, else validation here."""
     checked = raw.get("validated")
-    if checked is None or extra_rules:
-        return validate(catalogue, registry, name, raw, today=today, extra_rules=extra_rules)
+    if checked is None:
+        return validate(catalogue, registry, name, raw, today=today)
     issues = [Issue.model_validate({**issue, "file": name}) for issue in checked["issues"]]
-    data = ReturnData.model_validate({**checked["data"], "file": name}) if checked["data"] else None
+    data = ReturnData.from_wire(checked["data"], name) if checked["data"] else None
     return data, issues
 
 
@@ -183,9 +190,8 @@ def _plan_versions(store: Store, outcomes: list[FileOutcome]) -> None:
     _assign_versions(state, outcomes)
 
 
-def _write(
-    store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitted_at: Mapping[str, dt.datetime]
-) -> None:
+def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitted_at: Mapping[str, dt.datetime],
+           archived: set[str]) -> None:
     now = dt.datetime.now(dt.UTC)
     with store.transaction() as cur:
         state = _current_state(cur, {(o.entity or "", o.period or "") for o in outcomes})
@@ -193,28 +199,11 @@ def _write(
         fresh = [o for o in outcomes if o.status != "unchanged"]
         if not fresh:
             return
+        # Files the readers' callback did not archive yet (the caller read them itself) are archived now.
+        for o in fresh:
+            if o.sha256 not in archived and not store.archive.put_file(o.path, o.sha256 or ""):
+                raise RuntimeError(f"{o.file} changed on disk while it was being ingested")
         ids = [r[0] for r in cur.execute("SELECT nextval('return_id_seq') FROM range(?)", [len(fresh)]).fetchall()]
-        version_rows: dict[str, list[Any]] = {k: [] for k in (
-            "id", "entity", "period", "version", "sha", "file", "tv", "by", "at", "submitted")}
-        value_rows: dict[str, list[Any]] = {"id": [], "measure": [], "value": [], "cell": []}
-        evidence_rows: list[tuple[Any, ...]] = []
-        for return_id, o in zip(ids, fresh):
-            assert o.data is not None
-            path = o.path
-            store.archive_file(Path(path).read_bytes(), o.data.sha256)
-            for key, value in (
-                ("id", return_id), ("entity", o.entity), ("period", o.period), ("version", o.version),
-                ("sha", o.sha256), ("file", o.file), ("tv", o.data.template_version), ("by", uploaded_by),
-                ("at", now), ("submitted", submitted_at.get(path, now)),
-            ):
-                version_rows[key].append(value)
-            evidence_rows += [row.as_db_row(return_id) for row in o.data.evidence]
-            for measure, value in o.data.values.items():
-                value_rows["id"].append(return_id)
-                value_rows["measure"].append(measure)
-                value_rows["value"].append(value)
-                value_rows["cell"].append(o.data.cells.get(measure))
-        os.sync()  # the archived files reach the disk before the database says they exist
         cur.execute(
             """
             INSERT INTO return_version
@@ -223,28 +212,80 @@ def _write(
                    unnest($tv::VARCHAR[]), unnest($by::VARCHAR[]), unnest($at::TIMESTAMPTZ[]),
                    unnest($submitted::TIMESTAMPTZ[])
             """,
-            version_rows,
+            {"id": ids, "entity": [o.entity for o in fresh], "period": [o.period for o in fresh],
+             "version": [o.version for o in fresh], "sha": [o.sha256 for o in fresh],
+             "file": [o.file for o in fresh], "tv": [o.data.template_version for o in fresh if o.data],
+             "by": [uploaded_by] * len(fresh), "at": [now] * len(fresh),
+             "submitted": [submitted_at.get(o.path, now) for o in fresh]},
         )
-        cur.execute(
-            """
-            INSERT INTO return_value
-            SELECT unnest($id::BIGINT[]), unnest($measure::VARCHAR[]), unnest($value::BIGINT[]),
-                   unnest($cell::VARCHAR[])
-            """,
-            value_rows,
-        )
-        if evidence_rows:
-            columns = list(zip(*evidence_rows))
-            names = ("id", "task", "status", "doc_type", "doc_number", "doc_date", "signatory", "reference",
-                     "events", "participants", "related_date", "audit_years")
-            cur.execute(
-                """
-                INSERT INTO evidence
-                SELECT unnest($id::BIGINT[]), unnest($task::VARCHAR[]), unnest($status::VARCHAR[]),
-                       unnest($doc_type::VARCHAR[]), unnest($doc_number::VARCHAR[]), unnest($doc_date::DATE[]),
-                       unnest($signatory::VARCHAR[]), unnest($reference::VARCHAR[]),
-                       unnest($events::INTEGER[][]), unnest($participants::INTEGER[][]),
-                       unnest($related_date::DATE[]), unnest($audit_years::VARCHAR[])
-                """,
-                {name: list(column) for name, column in zip(names, columns)},
-            )
+        _insert(cur, "return_value", _value_columns(ids, fresh))
+        _insert_evidence(cur, ids, fresh)
+        os.sync()  # the archived files reach the disk before the database says they exist
+
+
+# Measure values and evidence rows run to tens of thousands per batch. Bound as lists, DuckDB converts
+# every element on its own (~0.8 s for 1,000 returns); as NumPy columns it scans them in one go (~0.1 s).
+
+def _insert(cur: Any, table: str, columns: dict[str, Any], select: str = "*") -> None:
+    """Insert NumPy columns into a table in one scan."""
+    if not len(next(iter(columns.values()))):
+        return
+    name = f"incoming_{table}"
+    cur.register(name, columns)
+    try:
+        cur.execute(f"INSERT INTO {table} SELECT {select} FROM {name}")
+    finally:
+        cur.unregister(name)
+
+
+def _objects(values: Sequence[Any]) -> Any:
+    """A NumPy object column (texts, NULLs as None)."""
+    import numpy as np
+
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+def _value_columns(ids: list[int], fresh: list[FileOutcome]) -> dict[str, Any]:
+    import numpy as np
+
+    return_ids: list[int] = []
+    measures: list[str] = []
+    values: list[int] = []
+    cells: list[str | None] = []
+    for return_id, o in zip(ids, fresh):
+        assert o.data is not None
+        return_ids += [return_id] * len(o.data.values)
+        measures += o.data.values.keys()
+        values += o.data.values.values()
+        cells += map(o.data.cells.get, o.data.values)
+    return {"return_id": np.array(return_ids, dtype=np.int64), "measure": _objects(measures),
+            "value": np.array(values, dtype=np.int64), "cell": _objects(cells)}
+
+
+def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None:
+    import numpy as np
+
+    rows = [row.as_db_row(return_id) for return_id, o in zip(ids, fresh) if o.data for row in o.data.evidence]
+    if not rows:
+        return
+    (return_ids, tasks, statuses, doc_types, doc_numbers, doc_dates, signatories, references, events,
+     participants, related_dates, audit_years) = (list(c) for c in zip(*rows))
+    columns = {
+        "return_id": np.array(return_ids, dtype=np.int64), "task_id": _objects(tasks),
+        "status": _objects(statuses), "doc_type": _objects(doc_types), "doc_number": _objects(doc_numbers),
+        "doc_date": _objects([d.isoformat() if d else None for d in doc_dates]),
+        "signatory": _objects(signatories), "reference": _objects(references),
+        "related_date": _objects([d.isoformat() if d else None for d in related_dates]),
+        "audit_years": _objects(audit_years),
+    }
+    # Monthly counts go as one whole-number column per month and are joined back into lists by DuckDB.
+    for series, counts in (("e", events), ("p", participants)):
+        grid = np.array(counts, dtype=np.int64).reshape(len(rows), MONTHS)
+        for month in range(MONTHS):
+            columns[f"{series}{month}"] = grid[:, month]
+    events_sql, participants_sql = (", ".join(f"{s}{m}" for m in range(MONTHS)) for s in ("e", "p"))
+    _insert(cur, "evidence", columns, select=(
+        "return_id, task_id, status, doc_type, doc_number, doc_date::DATE, signatory, reference, "
+        f"list_value({events_sql}), list_value({participants_sql}), related_date::DATE, audit_years"))

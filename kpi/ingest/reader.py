@@ -16,10 +16,12 @@ from typing import Any
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 MACRO_CONTENT = (b"macroEnabled", b"vbaProject", b"application/vnd.ms-office.activeX")
-# Only a reference with two or more column letters or four or more row digits can lie beyond
-# the template's bounds; this cheap scan finds those few candidates for the exact check.
-_FAR_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{2,4}[0-9]{1,8}|[A-Z][0-9]{4,8})"')
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([^"]+)"')
+# Rows and cells carry their place in an ` r="..."` attribute (`<row r="12">`, `<c r="C12">`). Only a
+# reference with two or more column letters or four or more row digits can lie beyond the template's
+# bounds; the pattern starts with a literal, so the regex engine skips ahead to the few candidates.
+_FAR_REF = re.compile(rb'r="([A-Z]{0,4}[0-9]{4,8}|[A-Z]{2,4}[0-9]{1,8})"')
+_REF_SPLIT = re.compile(r"^([A-Z]*)([0-9]+)$")
+_DIMENSION = re.compile(rb'dimension\s[^>]*?\bref="([^"]+)"')  # literal first: the engine skips ahead
 _REF_PART = re.compile(r"^\$?([A-Z]{1,4})\$?([0-9]{1,8})$")
 _ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # Parts a parser reads whatever sheet is asked for; worksheets are checked when they are read.
@@ -122,33 +124,67 @@ def _load_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return content
 
 
-def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """Sheets as (name, part path) and workbook-scope defined names as name → reference."""
-    from defusedxml import ElementTree
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
-    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-    try:
-        workbook = ElementTree.fromstring(parts["xl/workbook.xml"])
-        rels_xml = parts.get("xl/_rels/workbook.xml.rels", b"<Relationships/>")
-        rels = ElementTree.fromstring(rels_xml)
-    except Exception as exc:  # defusedxml raises several unrelated types for hostile XML
-        raise Problem("corrupt_xml", {"detail": str(exc)[:120]}) from None
-    targets = {}
-    for rel in rels:
-        target = rel.get("Target", "")
-        target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-        targets[rel.get("Id", "")] = target
-    sheets = []
-    sheets_el = workbook.find(f"{ns_main}sheets")
-    for sheet in sheets_el if sheets_el is not None else []:
-        sheets.append((sheet.get("name", ""), targets.get(sheet.get(f"{ns_rel}id", ""), "")))
+
+def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Sheets as (name, part path) and workbook-scope defined names as name → reference.
+
+    Read with expat's event interface, which builds no tree. `_load_part` has refused any part
+    declaring a DTD or entities, so nothing here can expand beyond the XML's predefined entities.
+    """
+    targets: dict[str, str] = {}
+
+    def relationship(name: str, attrs: dict[str, str]) -> None:
+        if name == f"{_PACKAGE_REL_NS} Relationship":
+            target = attrs.get("Target", "")
+            targets[attrs.get("Id", "")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+    sheet_ids: list[tuple[str, str]] = []
     defined: dict[str, str] = {}
-    names_el = workbook.find(f"{ns_main}definedNames")
-    for item in names_el if names_el is not None else []:
-        if item.get("localSheetId") is None and item.text:
-            defined[item.get("name", "")] = item.text.strip()
-    return sheets, defined
+    current: list[str | None] = [None]  # the defined name whose text is being read
+    text: list[str] = []
+
+    def workbook_start(name: str, attrs: dict[str, str]) -> None:
+        if name == f"{_MAIN_NS} sheet":
+            sheet_ids.append((attrs.get("name", ""), attrs.get(f"{_REL_NS} id", "")))
+        elif name == f"{_MAIN_NS} definedName":
+            current[0] = attrs.get("name", "") if attrs.get("localSheetId") is None else None
+            text.clear()
+
+    def workbook_end(name: str) -> None:
+        if name == f"{_MAIN_NS} definedName" and current[0] is not None:
+            reference = "".join(text).strip()
+            if reference:
+                defined[current[0]] = reference
+            current[0] = None
+
+    def workbook_text(data: str) -> None:
+        if current[0] is not None:
+            text.append(data)
+
+    _parse_xml(parts.get("xl/_rels/workbook.xml.rels", b"<Relationships/>"), relationship)
+    _parse_xml(parts["xl/workbook.xml"], workbook_start, workbook_end, workbook_text)
+    return [(name, targets.get(rel_id, "")) for name, rel_id in sheet_ids], defined
+
+
+def _parse_xml(xml: bytes, start: Any, end: Any = None, text: Any = None) -> None:
+    """Run expat over one package part with the given handlers; corrupt XML is a Problem."""
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    if end is not None:
+        parser.EndElementHandler = end
+    if text is not None:
+        parser.CharacterDataHandler = text
+        parser.buffer_text = True
+    try:
+        parser.Parse(xml, True)
+    except expat.ExpatError as exc:
+        raise Problem("corrupt_xml", {"detail": str(exc)[:120]}) from None
 
 
 def _check_sheet(archive: zipfile.ZipFile, name: str, part: str, limits: Limits) -> None:
@@ -163,10 +199,19 @@ def _check_sheet(archive: zipfile.ZipFile, name: str, part: str, limits: Limits)
             corner_match = _REF_PART.match(corner.strip())
             if corner_match:
                 _check_ref(corner_match.group(1), int(corner_match.group(2)), name, limits)
-    for candidate in _FAR_CELL_REF.finditer(xml):
-        ref = _REF_PART.match(candidate.group(1).decode())
-        if ref:
-            _check_ref(ref.group(1), int(ref.group(2)), name, limits)
+    far_row = None
+    for candidate in _FAR_REF.finditer(xml):
+        if candidate.start() == 0 or not xml[candidate.start() - 1:candidate.start()].isspace():
+            continue  # the end of another attribute's name
+        ref = _REF_SPLIT.match(candidate.group(1).decode())
+        assert ref is not None
+        col, row = ref.group(1), int(ref.group(2))
+        if col:
+            _check_ref(col, row, name, limits)
+        elif row > limits.max_rows and far_row is None:
+            far_row = row  # a row element: its cells usually name the exact place, so look on
+    if far_row is not None:
+        _check_ref("A", far_row, name, limits)
 
 
 def _check_ref(col: str, row: int, sheet: str, limits: Limits) -> None:
@@ -189,8 +234,13 @@ def parse_reference(reference: str) -> tuple[str, str] | None:
     return sheet, f"{match.group(1)}{match.group(2)}"
 
 
+def jsonable_tables(tables: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:
+    """Tables ready to be sent as JSON: rows without their trailing empty cells, values made JSON-safe."""
+    return {name: [_trimmed(row) for row in rows] for name, rows in tables.items()}
+
+
 def _trimmed(row: list[Any]) -> list[Any]:
-    """A row without its trailing empty cells (keeps the JSON sent back small), values made JSON-safe."""
+    """A row without its trailing empty cells, values made JSON-safe."""
     end = len(row)
     while end and row[end - 1] in ("", None):
         end -= 1
@@ -204,7 +254,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
-    """Checked read of one workbook: its sha256, sheet names, and every defined name's cell and value."""
+    """Checked read of one workbook: its sha256, sheet names, every defined name's cell and value (JSON-safe)
+    and the tables beside the return sheet as the reader gives them (see `jsonable_tables`)."""
     archive, parts = check_container(data, limits)
     sheets, defined = _workbook_structure(parts)
     if len(sheets) > limits.max_sheets:
@@ -243,8 +294,7 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
         cells[name] = {"sheet": sheet, "cell": cell, "value": _jsonable(value)}
     tables: dict[str, list[list[Any]]] = {}
     for name in sorted(readable - {limits.read_sheets[0]}):  # the tables beside the return sheet
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        tables[name] = [_trimmed(row) for row in rows]
+        tables[name] = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
         "sheets": [name for name, _ in sheets],

@@ -10,12 +10,14 @@ import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from kpi.ingest.reader import Limits
 from kpi.settings import PROJECT_ROOT, Settings
+
+OnResult = Callable[[int, dict[str, Any]], None]
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -26,16 +28,19 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None
-               ) -> list[dict[str, Any]]:
-    """Read (and validate) files in the sandboxed workers as the settings say: one raw result per path."""
+def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None,
+               on_result: OnResult | None = None) -> list[dict[str, Any]]:
+    """Read (and validate) files in the sandboxed workers as the settings say: one raw result per path.
+
+    `on_result(index, result)` is called, on a collector thread, as each file's result arrives.
+    """
     from kpi.settings import get_settings
 
     settings = settings or get_settings()
     pool = ReaderPool(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
                       memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
                       validate={"today": (today or dt.date.today()).isoformat()})
-    return pool.read([str(p) for p in paths])
+    return pool.read([str(p) for p in paths], on_result=on_result)
 
 
 def _limit_memory(max_bytes: int) -> None:
@@ -120,7 +125,7 @@ class ReaderPool:
         self.memory_bytes = memory_bytes
         self.timeout = timeout
 
-    def read(self, paths: Sequence[str]) -> list[dict[str, Any]]:
+    def read(self, paths: Sequence[str], on_result: OnResult | None = None) -> list[dict[str, Any]]:
         """One result per path, in order: `{"ok": True, ...}` or `{"ok": False, "problem": {...}}`.
 
         Large batches are split over several worker processes: the checks and the XML scanning hold
@@ -133,17 +138,17 @@ class ReaderPool:
         count = max(1, min(self.processes, len(jobs) // 40))
         chunks = [jobs[i::count] for i in range(count)]
         with ThreadPoolExecutor(max_workers=count) as pool:
-            found = list(pool.map(lambda chunk: self._run(chunk, self.threads, results), chunks))
+            found = list(pool.map(lambda chunk: self._run(chunk, self.threads, results, on_result), chunks))
         suspects = [job for chunk_suspects in found for job in chunk_suspects]
         for job in suspects:
             # A file that was in flight when the worker died is read again on its own.
-            again = self._run([job], 1, results)
+            again = self._run([job], 1, results, on_result)
             if again:
                 results[job[0]] = _failure("reader_crashed")
         return [results[i] for i in range(len(paths))]
 
-    def _run(self, jobs: list[tuple[int, str]], threads: int, results: dict[int, dict[str, Any]]
-             ) -> list[tuple[int, str]]:
+    def _run(self, jobs: list[tuple[int, str]], threads: int, results: dict[int, dict[str, Any]],
+             on_result: OnResult | None = None) -> list[tuple[int, str]]:
         """Run jobs in one worker; returns the jobs that were in flight if it died, after re-running the rest."""
         pending = list(jobs)
         suspects: list[tuple[int, str]] = []
@@ -175,6 +180,8 @@ class ReaderPool:
                         done.add(job_id)
                         started.pop(job_id, None)
                         results[job_id] = message["result"]
+                        if on_result is not None:
+                            on_result(job_id, message["result"])
                 stalled = [job_id for job_id, t0 in started.items() if now - t0 > self.timeout]
                 if stalled:
                     for job_id in stalled:

@@ -58,6 +58,22 @@ class ReturnData(BaseModel):
     cells: dict[str, str]
     evidence: tuple[EvidenceRow, ...] = ()
 
+    def to_wire(self) -> dict[str, Any]:
+        """The return as compact JSON for the sandboxed reader to send back (see `from_wire`)."""
+        return {"sha256": self.sha256, "entity": self.entity, "period": self.period,
+                "template_version": self.template_version, "values": self.values, "cells": self.cells,
+                "evidence": [row.to_wire() for row in self.evidence]}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any], file: str) -> ReturnData:
+        """A return the sandboxed reader validated, rebuilt without validating it a second time in the
+        server: the worker ran every rule on it already, and JSON carries no objects."""
+        return cls.model_construct(
+            file=file, sha256=data["sha256"], entity=data["entity"], period=data["period"],
+            template_version=data["template_version"], values=data["values"], cells=data["cells"],
+            evidence=tuple(EvidenceRow.from_wire(item) for item in data["evidence"]),
+        )
+
 
 @dataclass
 class Context:

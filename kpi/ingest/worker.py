@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kpi.ingest.reader import Limits, read_path
+from kpi.ingest.reader import Limits, jsonable_tables, read_path
 
 
 def main() -> None:
@@ -32,8 +32,11 @@ def main() -> None:
         emit({"id": job_id, "event": "start"})
         try:
             result = read_path(path, limits)
-            if validator is not None and result.get("ok"):
-                result["validated"] = validator(path, result)
+            if result.get("ok"):
+                if validator is not None:  # the figures travel back validated; the raw cells are not needed
+                    result = {"ok": True, "sha256": result["sha256"], "validated": validator(path, result)}
+                else:
+                    result["tables"] = jsonable_tables(result["tables"])
         except Exception as exc:  # any reader failure is a refusal of that file, not of the batch
             result = {"ok": False, "problem": {"code": "unreadable", "params": {"detail": repr(exc)[:160]}}}
         emit({"id": job_id, "event": "done", "result": result})
@@ -59,7 +62,7 @@ def _validator(options: dict[str, Any]) -> Any:
 
     def run(path: str, raw: dict[str, Any]) -> dict[str, Any]:
         data, issues = validate(catalogue, registry, path, raw, today=today)
-        return {"data": data.model_dump(mode="json") if data else None,
+        return {"data": data.to_wire() if data else None,
                 "issues": [issue.model_dump(mode="json") for issue in issues]}
 
     return run
