@@ -6,7 +6,10 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
+
+import numpy as np
 
 from kpi import audit
 from kpi.archive import archiving_reader
@@ -240,16 +243,12 @@ def _insert(cur: Any, table: str, columns: dict[str, Any], select: str = "*") ->
 
 def _objects(values: Sequence[Any]) -> Any:
     """A NumPy object column (texts, NULLs as None)."""
-    import numpy as np
-
     column = np.empty(len(values), dtype=object)
     column[:] = values
     return column
 
 
 def _value_columns(ids: list[int], fresh: list[FileOutcome]) -> dict[str, Any]:
-    import numpy as np
-
     return_ids: list[int] = []
     measures: list[str] = []
     values: list[int] = []
@@ -265,24 +264,30 @@ def _value_columns(ids: list[int], fresh: list[FileOutcome]) -> dict[str, Any]:
 
 
 def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None:
-    import numpy as np
-
-    rows = [row.as_db_row(return_id) for return_id, o in zip(ids, fresh) if o.data for row in o.data.evidence]
+    rows = [row for o in fresh if o.data for row in o.data.evidence]
     if not rows:
         return
-    (return_ids, tasks, statuses, doc_types, doc_numbers, doc_dates, signatories, references, events,
-     participants, related_dates, audit_years) = (list(c) for c in zip(*rows))
+    per_return = [len(o.data.evidence) if o.data else 0 for o in fresh]
     columns = {
-        "return_id": np.array(return_ids, dtype=np.int64), "task_id": _objects(tasks),
-        "status": _objects(statuses), "doc_type": _objects(doc_types), "doc_number": _objects(doc_numbers),
-        "doc_date": _objects([d.isoformat() if d else None for d in doc_dates]),
-        "signatory": _objects(signatories), "reference": _objects(references),
-        "related_date": _objects([d.isoformat() if d else None for d in related_dates]),
-        "audit_years": _objects(audit_years),
+        "return_id": np.repeat(np.array(ids, dtype=np.int64), per_return),
+        "task_id": _objects([r.task_id for r in rows]),
+        "status": _objects([r.status or "" for r in rows]),
+        "doc_type": _objects([r.doc_type for r in rows]),
+        "doc_number": _objects([r.doc_number for r in rows]),
+        "doc_date": _objects([r.doc_date.isoformat() if r.doc_date else None for r in rows]),
+        "signatory": _objects([r.signatory for r in rows]),
+        "reference": _objects([r.reference for r in rows]),
+        "related_date": _objects([r.related_date.isoformat() if r.related_date else None for r in rows]),
+        "audit_years": _objects([r.audit_years for r in rows]),
     }
+    events = [r.events for r in rows]
+    participants = [r.participants for r in rows]
     # Monthly counts go as one whole-number column per month and are joined back into lists by DuckDB.
     for series, counts in (("e", events), ("p", participants)):
-        grid = np.array(counts, dtype=np.int64).reshape(len(rows), MONTHS)
+        if any(len(months) != MONTHS for months in counts):
+            raise ValueError("evidence rows must count twelve months")
+        flat = np.fromiter(chain.from_iterable(counts), dtype=np.int64, count=len(rows) * MONTHS)
+        grid = flat.reshape(len(rows), MONTHS)
         for month in range(MONTHS):
             columns[f"{series}{month}"] = grid[:, month]
     events_sql, participants_sql = (", ".join(f"{s}{m}" for m in range(MONTHS)) for s in ("e", "p"))

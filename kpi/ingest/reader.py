@@ -11,6 +11,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -234,6 +235,18 @@ def parse_reference(reference: str) -> tuple[str, str] | None:
     return sheet, f"{match.group(1)}{match.group(2)}"
 
 
+@lru_cache(maxsize=4096)
+def _locate(reference: str) -> tuple[str, str, int, int] | None:
+    """Sheet, cell, row and column of a single-cell reference (every return repeats the template's)."""
+    located = parse_reference(reference)
+    if located is None:
+        return None
+    sheet, cell = located
+    match = _REF_PART.match(cell)
+    assert match is not None
+    return sheet, cell, int(match.group(2)), column_index(match.group(1))
+
+
 def jsonable_tables(tables: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:
     """Tables ready to be sent as JSON: rows without their trailing empty cells, values made JSON-safe."""
     return {name: [_trimmed(row) for row in rows] for name, rows in tables.items()}
@@ -273,10 +286,10 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
     grids: dict[str, list[list[Any]]] = {}
     cells: dict[str, dict[str, Any]] = {}
     for name, reference in defined.items():
-        located = parse_reference(reference)
+        located = _locate(reference)
         if located is None:
             continue
-        sheet, cell = located
+        sheet, cell, row, col = located
         if sheet not in readable:
             continue
         if sheet not in grids:
@@ -284,9 +297,6 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
                 grids[sheet] = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
             except Exception:  # a name pointing at a missing sheet reads as absent
                 grids[sheet] = []
-        match = _REF_PART.match(cell)
-        assert match is not None
-        col, row = column_index(match.group(1)), int(match.group(2))
         grid = grids[sheet]
         value = grid[row - 1][col - 1] if row <= len(grid) and col <= len(grid[row - 1]) else None
         if value == "":

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+import orjson
+
 from kpi.ingest.reader import Limits
 from kpi.settings import PROJECT_ROOT, Settings
 
@@ -94,7 +96,7 @@ class _Worker:
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
             if line.strip():
-                out.append(json.loads(line))
+                out.append(orjson.loads(line))
         return out
 
     def kill(self) -> None:

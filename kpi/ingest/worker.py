@@ -12,6 +12,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
+
 from kpi.ingest.reader import Limits, jsonable_tables, read_path
 
 
@@ -23,10 +25,13 @@ def main() -> None:
     out_lock = threading.Lock()
 
     def emit(message: dict[str, Any]) -> None:
-        line = json.dumps(message, ensure_ascii=False, default=str)
+        try:
+            line = orjson.dumps(message, default=str)
+        except TypeError:  # e.g. a whole number beyond 64 bits, which orjson refuses
+            line = json.dumps(message, ensure_ascii=False, default=str).encode()
         with out_lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            sys.stdout.buffer.write(line + b"\n")
+            sys.stdout.buffer.flush()
 
     def work(job_id: int, path: str) -> None:
         emit({"id": job_id, "event": "start"})
