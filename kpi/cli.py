@@ -82,7 +82,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from kpi.archive import Archive, archive_dir_for, archiving_reader
-    from kpi.ingest.sandbox import read_files
+    from kpi.ingest.sandbox import reader_pool
     from kpi.settings import resolve_db_path
 
     lang = _lang(args)
@@ -92,8 +92,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.dry_run:
         archive = Archive(archive_dir_for(resolve_db_path(args.db)[0]))
         on_result, archived = archiving_reader(archive, args.files, lambda entity: True)
+    readers = reader_pool()
+    # Forked now, before any thread or the database exists, the readers share the loaded catalogue.
+    readers.prefork(readers.processes_for(len(args.files)))
     with ThreadPoolExecutor(max_workers=1) as background:
-        reading = background.submit(read_files, args.files, on_result=on_result)
+        reading = background.submit(readers.read, args.files, on_result=on_result)
         from kpi.ingest.pipeline import ingest_files
         from kpi.service import open_store
 

@@ -34,6 +34,17 @@ def choice_label(kind: str, code: str, lang: str) -> str:
     return t(f"evidence.{kind}.{code}", lang)
 
 
+def _choice_lookups() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The status, document-type and signatory lookups."""
+    return (_choice_lookup("status", STATUSES), _choice_lookup("doc", DOC_TYPES),
+            _choice_lookup("signatory", SIGNATORIES))
+
+
+def warm_up() -> None:
+    """Build the lookups now (a reader forked afterwards shares them instead of building its own)."""
+    _choice_lookups()
+
+
 @lru_cache(maxsize=8)
 def _choice_lookup(kind: str, codes: tuple[str, ...]) -> dict[str, str]:
     """Code by code itself or by its label in any language, lower-cased (the messages never change)."""
@@ -141,8 +152,7 @@ def parse_evidence(
 ) -> tuple[list[EvidenceRow], list[EvidenceProblem]]:
     """The evidence rows of a return's evidence sheet and every problem found in them."""
     applicable = {task.id: task for task in tasks_for_entity(catalogue, registry, entity)}
-    statuses, doc_types, signatories = (_choice_lookup(k, c) for k, c in (
-        ("status", STATUSES), ("doc", DOC_TYPES), ("signatory", SIGNATORIES)))
+    statuses, doc_types, signatories = _choice_lookups()
     _, quarter = parse_period(period)
     last_month = quarter * 3
     rows: list[EvidenceRow] = []

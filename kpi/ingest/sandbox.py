@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -30,19 +31,23 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def reader_pool(settings: Settings | None = None, *, today: dt.date | None = None) -> ReaderPool:
+    """The sandboxed readers the settings ask for, validating as of `today`."""
+    from kpi.settings import get_settings
+
+    settings = settings or get_settings()
+    return ReaderPool(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
+                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
+                      validate={"today": (today or dt.date.today()).isoformat()})
+
+
 def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None,
                on_result: OnResult | None = None) -> list[dict[str, Any]]:
     """Read (and validate) files in the sandboxed workers as the settings say: one raw result per path.
 
     `on_result(index, result)` is called, on a collector thread, as each file's result arrives.
     """
-    from kpi.settings import get_settings
-
-    settings = settings or get_settings()
-    pool = ReaderPool(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
-                      memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
-                      validate={"today": (today or dt.date.today()).isoformat()})
-    return pool.read([str(p) for p in paths], on_result=on_result)
+    return reader_pool(settings, today=today).read([str(p) for p in paths], on_result=on_result)
 
 
 def _limit_memory(max_bytes: int) -> None:
@@ -52,18 +57,73 @@ def _limit_memory(max_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+class _ForkedReader:
+    """A reader forked from this process, which has loaded the catalogue already, so the reader starts
+    at once instead of importing and loading everything again; `subprocess.Popen`'s interface."""
+
+    def __init__(self, memory_bytes: int, validator: Any) -> None:
+        from kpi.ingest import worker
+
+        to_child, requests = os.pipe()
+        replies, from_child = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the reader: its own pipes as stdin and stdout, nothing else of the parent's open
+            code = 1
+            try:
+                os.dup2(to_child, 0)
+                os.dup2(from_child, 1)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.closerange(3, 1 << 16)
+                os.environ.setdefault("RAYON_NUM_THREADS", "1")
+                _limit_memory(memory_bytes)
+                worker.serve(os.fdopen(0, "rb"), os.fdopen(1, "wb"), validator)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(to_child)
+        os.close(from_child)
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdin: Any = os.fdopen(requests, "wb")
+        self.stdout: Any = os.fdopen(replies, "rb")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
 class _Worker:
     """One reader process and the bookkeeping of what it is working on."""
 
-    def __init__(self, limits: Limits, threads: int, memory_bytes: int, validate: dict[str, Any] | None) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-        env.setdefault("RAYON_NUM_THREADS", "1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kpi.ingest.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, preexec_fn=lambda: _limit_memory(memory_bytes), close_fds=True,
-        )
+    def __init__(self, limits: Limits, threads: int, memory_bytes: int, validate: dict[str, Any] | None,
+                 *, process: _ForkedReader | None = None) -> None:
+        if process is not None:
+            self.proc: Any = process
+        else:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+            env.setdefault("RAYON_NUM_THREADS", "1")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kpi.ingest.worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, preexec_fn=lambda: _limit_memory(memory_bytes), close_fds=True,
+            )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
@@ -72,7 +132,7 @@ class _Worker:
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(message, ensure_ascii=False) + "\n").encode())
+        self.proc.stdin.write(orjson.dumps(message) + b"\n")
         self.proc.stdin.flush()
 
     def submit(self, job_id: int, path: str) -> None:
@@ -126,6 +186,38 @@ class ReaderPool:
         self.processes = processes or min(4, os.cpu_count() or 1)
         self.memory_bytes = memory_bytes
         self.timeout = timeout
+        self._forked: list[_Worker] = []
+        self._forked_lock = threading.Lock()
+
+    def processes_for(self, count: int) -> int:
+        """How many reader processes a batch of `count` files gets."""
+        return max(1, min(self.processes, count // 40))
+
+    def prefork(self, count: int) -> int:
+        """Start `count` readers now by forking this process with the catalogue loaded, so that none has
+        to start Python and load it again; how many were forked.
+
+        Only a process that has started no other thread may fork safely (the command line, before it
+        opens the database); elsewhere, as in the app's server, this forks nothing and `read` spawns
+        fresh readers. The readers are used by the next `read`.
+        """
+        if threading.active_count() > 1 or not hasattr(os, "fork"):
+            return 0
+        from kpi.ingest.worker import build_validator
+
+        validator = build_validator(self.validate) if self.validate else None
+        for _ in range(count):
+            reader = _ForkedReader(self.memory_bytes, validator)
+            self._forked.append(_Worker(self.limits, self.threads, self.memory_bytes, self.validate,
+                                        process=reader))
+        return count
+
+    def _worker(self, threads: int) -> _Worker:
+        """A forked reader when one is waiting (and the threads match), else a freshly spawned one."""
+        with self._forked_lock:
+            if self._forked and threads == self.threads:
+                return self._forked.pop()
+        return _Worker(self.limits, threads, self.memory_bytes, self.validate)
 
     def read(self, paths: Sequence[str], on_result: OnResult | None = None) -> list[dict[str, Any]]:
         """One result per path, in order: `{"ok": True, ...}` or `{"ok": False, "problem": {...}}`.
@@ -137,10 +229,16 @@ class ReaderPool:
 
         results: dict[int, dict[str, Any]] = {}
         jobs = list(enumerate(paths))
-        count = max(1, min(self.processes, len(jobs) // 40))
+        count = self.processes_for(len(jobs))
         chunks = [jobs[i::count] for i in range(count)]
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            found = list(pool.map(lambda chunk: self._run(chunk, self.threads, results, on_result), chunks))
+        try:
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                found = list(pool.map(lambda chunk: self._run(chunk, self.threads, results, on_result), chunks))
+        finally:
+            with self._forked_lock:
+                unused, self._forked = self._forked, []
+            for worker in unused:
+                worker.kill()
         suspects = [job for chunk_suspects in found for job in chunk_suspects]
         for job in suspects:
             # A file that was in flight when the worker died is read again on its own.
@@ -155,7 +253,7 @@ class ReaderPool:
         pending = list(jobs)
         suspects: list[tuple[int, str]] = []
         while pending:
-            worker = _Worker(self.limits, threads, self.memory_bytes, self.validate)
+            worker = self._worker(threads)
             by_id = dict(pending)
             for job_id, path in pending:
                 worker.submit(job_id, path)

@@ -1,7 +1,9 @@
 """The sandboxed reader process: JSON lines in (`{"id", "path"}`), JSON lines out, threads inside.
 
 Started by `kpi.ingest.sandbox.ReaderPool` with an address-space limit, so a crafted file that makes
-a native reader allocate without bound ends this process, never the app's.
+a native reader allocate without bound ends this process, never the app's: either spawned afresh
+(`python -m kpi.ingest.worker`) or forked from a command-line process that has loaded the catalogue
+already (`serve` with a ready validator).
 """
 
 from __future__ import annotations
@@ -9,19 +11,31 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from kpi.ingest.reader import Limits, jsonable_tables, read_path
 
+Validator = Callable[[str, dict[str, Any]], dict[str, Any]]
+
 
 def main() -> None:
-    """Serve read requests until stdin closes."""
-    config = json.loads(sys.stdin.readline())
+    """Serve read requests on stdin and stdout until stdin closes."""
+    serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+def serve(requests: BinaryIO, replies: BinaryIO, validator: Validator | None = None) -> None:
+    """Read the configuration line, then read and validate each requested file until `requests` ends.
+
+    `validator` is the ready one of a forked reader; a spawned reader builds its own when asked to.
+    """
+    config = orjson.loads(requests.readline())
     limits = Limits(**config["limits"])
-    validator = _validator(config["validate"]) if config.get("validate") else None
+    if validator is None and config.get("validate"):
+        validator = build_validator(config["validate"])
     out_lock = threading.Lock()
 
     def emit(message: dict[str, Any]) -> None:
@@ -30,8 +44,8 @@ def main() -> None:
         except TypeError:  # e.g. a whole number beyond 64 bits, which orjson refuses
             line = json.dumps(message, ensure_ascii=False, default=str).encode()
         with out_lock:
-            sys.stdout.buffer.write(line + b"\n")
-            sys.stdout.buffer.flush()
+            replies.write(line + b"\n")
+            replies.flush()
 
     def work(job_id: int, path: str) -> None:
         emit({"id": job_id, "event": "start"})
@@ -48,21 +62,25 @@ def main() -> None:
 
     emit({"event": "ready"})
     with ThreadPoolExecutor(max_workers=max(1, int(config.get("threads", 2)))) as pool:
-        for line in sys.stdin:
+        for line in requests:
             if not line.strip():
                 continue
-            request = json.loads(line)
+            request = orjson.loads(line)
             pool.submit(work, int(request["id"]), str(request["path"]))
 
 
-def _validator(options: dict[str, Any]) -> Any:
+def build_validator(options: dict[str, Any]) -> Validator:
     """Validation inside the sandbox, so a large batch is checked on every core, not only in the server."""
     import datetime as dt
 
+    import python_calamine  # noqa: F401  (loaded before a fork, not in every forked reader)
+
     from kpi.catalogue import load_catalogue, load_registry
+    from kpi.evidence import warm_up
     from kpi.ingest.validate import validate
 
     catalogue, registry = load_catalogue(), load_registry()
+    warm_up()
     today = dt.date.fromisoformat(options["today"])
 
     def run(path: str, raw: dict[str, Any]) -> dict[str, Any]:
