@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -104,22 +106,42 @@ def check_container(data: bytes, limits: Limits) -> tuple[zipfile.ZipFile, dict[
             raise Problem("zip_bomb", {"size": info.file_size, "limit": limits.max_uncompressed})
     for info in infos:
         if info.filename in PACKAGE_PARTS:
-            parts[info.filename] = _load_part(archive, info)
+            parts[info.filename] = _load_part(data, info)
     content_types = parts.get("[Content_Types].xml", b"")
     if any(marker in content_types for marker in MACRO_CONTENT):
         raise Problem("macro")
     return archive, parts
 
 
-def _load_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """One part's bytes, checked against its declared size and for XML entity declarations."""
-    try:
-        with archive.open(info) as fh:
-            content = fh.read(info.file_size + 1)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise Problem("corrupt_zip", {"detail": f"{info.filename}: {str(exc)[:100]}"}) from None
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra-field lengths at 26 and 28
+
+
+def _load_part(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """One part's bytes, inflated straight from the workbook's bytes (a fraction of `ZipFile.open`'s cost
+    for the small parts) and checked: its local header, its declared size, its CRC-32, and no XML entity
+    declarations."""
+    offset = info.header_offset
+    if offset + _LOCAL_HEADER.size > len(data):
+        raise Problem("corrupt_zip", {"detail": f"{info.filename}: truncated"})
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, offset)
+    start = offset + _LOCAL_HEADER.size + name_length + extra_length
+    if signature != ZIP_MAGIC or start + info.compress_size > len(data):
+        raise Problem("corrupt_zip", {"detail": f"{info.filename}: truncated"})
+    raw = data[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            content = inflater.decompress(raw, info.file_size + 1)
+        except zlib.error as exc:
+            raise Problem("corrupt_zip", {"detail": f"{info.filename}: {str(exc)[:100]}"}) from None
+    elif info.compress_type == zipfile.ZIP_STORED:
+        content = raw
+    else:
+        raise Problem("corrupt_zip", {"detail": f"{info.filename}: compression {info.compress_type}"})
     if len(content) != info.file_size:
         raise Problem("corrupt_zip", {"detail": f"{info.filename}: size mismatch"})
+    if zlib.crc32(content) != info.CRC:
+        raise Problem("corrupt_zip", {"detail": f"{info.filename}: CRC mismatch"})
     if _ENTITY_DECL.search(content):
         raise Problem("xml_entities", {"part": info.filename})
     return content
@@ -188,13 +210,13 @@ def _parse_xml(xml: bytes, start: Any, end: Any = None, text: Any = None) -> Non
         raise Problem("corrupt_xml", {"detail": str(exc)[:120]}) from None
 
 
-def _check_sheet(archive: zipfile.ZipFile, name: str, part: str, limits: Limits) -> None:
+def _check_sheet(archive: zipfile.ZipFile, data: bytes, name: str, part: str, limits: Limits) -> None:
     """A worksheet that will be parsed: no entity declarations, every cell within the template's bounds."""
     try:
         info = archive.getinfo(part)
     except KeyError:
         raise Problem("corrupt_zip", {"detail": f"{part}: missing"}) from None
-    xml = _load_part(archive, info)
+    xml = _load_part(data, info)
     for match in _DIMENSION.finditer(xml):
         for corner in match.group(1).decode().split(":"):
             corner_match = _REF_PART.match(corner.strip())
@@ -276,7 +298,7 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
     readable = {name for name, _part in sheets if name in limits.read_sheets}
     for name, part in sheets:
         if name in readable:
-            _check_sheet(archive, name, part, limits)
+            _check_sheet(archive, data, name, part, limits)
     from python_calamine import CalamineWorkbook
 
     try:
