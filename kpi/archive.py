@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,24 +60,40 @@ class Archive:
         return True
 
 
-def archiving_reader(archive: Archive, paths: Sequence[str], allows: Callable[[str], bool]
-                     ) -> tuple[Callable[[int, dict[str, Any]], None], set[str]]:
-    """A callback for the sandboxed readers that archives each file as soon as it is read and found
-    valid (for an entity the uploader may report for), and the set of sha256 it has archived.
+class BackgroundArchiver:
+    """Archives each file the sandboxed readers found valid (for an entity the uploader may report for)
+    as soon as its result arrives, on a thread of its own: the readers' replies keep being drained
+    while the disk works, and the copying overlaps the reading of the other files.
 
-    Run while the other files are still being read, the copying costs the batch almost nothing; a file
-    the batch then does not keep (the database write fails) stays as an unreferenced, harmless copy.
+    Pass `on_result` to the readers; `finish()` waits for the last copy and gives the sha256 of the
+    files archived. A file the batch then does not keep (the database write fails) stays as an
+    unreferenced, harmless copy.
     """
-    archived: set[str] = set()
 
-    def on_result(index: int, result: dict[str, Any]) -> None:
+    def __init__(self, archive: Archive, paths: Sequence[str], allows: Callable[[str], bool]) -> None:
+        self.archive = archive
+        self.paths = list(paths)
+        self.allows = allows
+        self.archived: set[str] = set()
+        self._queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="parasat-archiver", daemon=True)
+        self._thread.start()
+
+    def on_result(self, index: int, result: dict[str, Any]) -> None:
         data = (result.get("validated") or {}).get("data") if result.get("ok") else None
-        if not data or not allows(str(data.get("entity"))):
-            return
-        try:
-            if archive.put_file(paths[index], result["sha256"]):
-                archived.add(result["sha256"])
-        except OSError:
-            pass  # archived again, or refused with the reason, when the batch is written
+        if data and self.allows(str(data.get("entity"))):
+            self._queue.put((self.paths[index], str(result["sha256"])))
 
-    return on_result, archived
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            path, sha256 = item
+            try:
+                if self.archive.put_file(path, sha256):
+                    self.archived.add(sha256)
+            except OSError:
+                pass  # archived again, or refused with the reason, when the batch is written
+
+    def finish(self) -> set[str]:
+        self._queue.put(None)
+        self._thread.join()
+        return self.archived

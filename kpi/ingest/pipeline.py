@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kpi import audit
-from kpi.archive import archiving_reader
+from kpi.archive import BackgroundArchiver
 from kpi.catalogue import Catalogue, Registry
 from kpi.evidence import MONTHS
 from kpi.ingest.sandbox import read_files
@@ -92,17 +92,21 @@ def ingest_files(
     """Ingest a batch: every valid file becomes a return version, every invalid one changes nothing.
 
     `raws` are the sandboxed reader's results for `paths` when the caller started reading early, and
-    `archived` the sha256 of the files its reader callback archived meanwhile (`kpi.archive.archiving_reader`).
+    `archived` the sha256 of the files archived meanwhile (`kpi.archive.BackgroundArchiver`).
     """
     settings = settings or get_settings()
     str_paths = [str(p) for p in paths]
     names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
     archived = set(archived or ())
     if raws is None:
-        on_result = None
-        if not dry_run:  # each valid file is archived while the others are still being read
-            on_result, archived = archiving_reader(store.archive, str_paths, scope.allows)
-        raws = read_files(str_paths, settings, today=today, on_result=on_result)
+        if dry_run:
+            raws = read_files(str_paths, settings, today=today)
+        else:  # each valid file is archived while the others are still being read
+            archiver = BackgroundArchiver(store.archive, str_paths, scope.allows)
+            try:
+                raws = read_files(str_paths, settings, today=today, on_result=archiver.on_result)
+            finally:
+                archived = archiver.finish()
     outcomes: list[FileOutcome] = []
     for path, name, raw in zip(str_paths, names, raws):
         if not raw.get("ok"):
