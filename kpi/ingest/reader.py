@@ -152,8 +152,21 @@ _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PACKAGE_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
-def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+def _workbook_structure(parts: dict[str, bytes]) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
     """Sheets as (name, part path) and workbook-scope defined names as name → reference.
+
+    Returns made from one template carry the same workbook part byte for byte, so the answer is
+    remembered by content: a batch parses each distinct structure once.
+    """
+    sheets, defined = _parse_structure(parts["xl/workbook.xml"],
+                                       parts.get("xl/_rels/workbook.xml.rels", b"<Relationships/>"))
+    return sheets, dict(defined)
+
+
+@lru_cache(maxsize=256)
+def _parse_structure(workbook_xml: bytes, rels_xml: bytes
+                     ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Sheets and defined names of one workbook part and its relationships (see `_workbook_structure`).
 
     Read with expat's event interface, which builds no tree. `_load_part` has refused any part
     declaring a DTD or entities, so nothing here can expand beyond the XML's predefined entities.
@@ -188,9 +201,9 @@ def _workbook_structure(parts: dict[str, bytes]) -> tuple[list[tuple[str, str]],
         if current[0] is not None:
             text.append(data)
 
-    _parse_xml(parts.get("xl/_rels/workbook.xml.rels", b"<Relationships/>"), relationship)
-    _parse_xml(parts["xl/workbook.xml"], workbook_start, workbook_end, workbook_text)
-    return [(name, targets.get(rel_id, "")) for name, rel_id in sheet_ids], defined
+    _parse_xml(rels_xml, relationship)
+    _parse_xml(workbook_xml, workbook_start, workbook_end, workbook_text)
+    return tuple((name, targets.get(rel_id, "")) for name, rel_id in sheet_ids), tuple(defined.items())
 
 
 def _parse_xml(xml: bytes, start: Any, end: Any = None, text: Any = None) -> None:
