@@ -1,17 +1,28 @@
 """The archive of accepted uploads: each file kept by the sha256 of its content, beside the database.
 
-Light on purpose (no DuckDB import): the command line fills it while the sandboxed readers still run.
+A batch's accepted files go into one pack, `<db>.archive/packs/<name>.zip`: an uncompressed ZIP whose
+members are named `<sha256>.xlsx`, so any zip tool opens it. One file per batch instead of one per
+upload: creating a thousand small files costs this kind of machine about as much as reading them all.
+Older archives kept one file per upload (`<db>.archive/ab/<sha256>.xlsx`); they are still read.
+
+Light on purpose (no DuckDB import): the command line fills a pack while the sandboxed readers still run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import queue
+import re
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+PACKS = "packs"
+_MEMBER = re.compile(r"^([0-9a-f]{64})\.xlsx$")
 
 
 def archive_dir_for(db_path: str | os.PathLike[str]) -> Path:
@@ -20,44 +31,118 @@ def archive_dir_for(db_path: str | os.PathLike[str]) -> Path:
 
 
 class Archive:
-    """Content-addressed files under `root/<first two hex digits>/<sha256><suffix>`; safe across threads.
+    """The content-addressed archive of one database; safe across threads.
 
-    Writing the same content twice is harmless. Durability is the caller's: one `os.sync()` before the
-    database commits the batch that refers to the files.
+    Durability: a pack is written, flushed to disk and given its final name before the database commits
+    the batch that refers to its files (`Pack.close`).
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        self._folders: set[str] = set()
         self._lock = threading.Lock()
+        self._index: dict[str, tuple[Path, str]] | None = None  # sha256 -> (file, member or "")
 
-    def path_of(self, sha256: str, suffix: str = ".xlsx") -> Path:
-        return self.root / sha256[:2] / f"{sha256}{suffix}"
+    def _entries(self) -> dict[str, tuple[Path, str]]:
+        with self._lock:
+            if self._index is None:
+                index: dict[str, tuple[Path, str]] = {}
+                if self.root.exists():
+                    for legacy in self.root.glob("??/*.xlsx"):
+                        index[legacy.stem] = (legacy, "")
+                    for pack in sorted((self.root / PACKS).glob("*.zip")):
+                        for name in _pack_members(pack):
+                            index.setdefault(name[:64], (pack, name))
+                self._index = index
+            return self._index
 
-    def put(self, content: bytes, sha256: str, suffix: str = ".xlsx") -> Path:
+    def shas(self) -> set[str]:
+        """The sha256 of every archived file."""
+        return set(self._entries())
+
+    def __contains__(self, sha256: object) -> bool:
+        return sha256 in self._entries()
+
+    def read(self, sha256: str) -> bytes | None:
+        """An archived file's content, or None when it is not in the archive."""
+        entry = self._entries().get(sha256)
+        if entry is None:
+            return None
+        path, member = entry
+        if not member:
+            return path.read_bytes()
+        with zipfile.ZipFile(path) as pack:
+            return pack.read(member)
+
+    def pack(self) -> Pack:
+        """A new pack for one batch's files."""
+        return Pack(self)
+
+    def _added(self, path: Path, shas: Sequence[str]) -> None:
+        entries = self._entries()
+        with self._lock:
+            for sha in shas:
+                entries.setdefault(sha, (path, f"{sha}.xlsx"))
+
+
+def _pack_members(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as pack:
+            return [name for name in pack.namelist() if _MEMBER.match(name)]
+    except (zipfile.BadZipFile, OSError):
+        return []  # a pack left unfinished by a process that died: nothing in it was ever committed
+
+
+class Pack:
+    """One batch's accepted files, written as they come into `packs/.<name>.zip.tmp`; `close` makes
+    it durable under its final name. A file already archived is not stored twice."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        folder = archive.root / PACKS
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{stamp}-{os.getpid()}.zip"
+        self._tmp = folder / f".{self.path.name}.tmp"
+        self._zip: zipfile.ZipFile | None = None
+        self._lock = threading.Lock()
+        self.shas: list[str] = []
+
+    def add(self, content: bytes, sha256: str) -> None:
         """Keep one file's content under its sha256 (which the caller has computed)."""
-        folder = os.path.join(self.root, sha256[:2])
-        target = os.path.join(folder, f"{sha256}{suffix}")
-        if os.path.exists(target):
-            return Path(target)
-        if folder not in self._folders:
-            os.makedirs(folder, exist_ok=True)
-            with self._lock:
-                self._folders.add(folder)
-        tmp = os.path.join(folder, f".{sha256}{suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, target)
-        return Path(target)
+        with self._lock:
+            if sha256 in self.archive or sha256 in self.shas:
+                return
+            if self._zip is None:
+                self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED)
+            self._zip.writestr(f"{sha256}.xlsx", content)
+            self.shas.append(sha256)
 
-    def put_file(self, path: str, sha256: str) -> bool:
+    def add_file(self, path: str, sha256: str) -> bool:
         """Keep a file from disk if its content still has the sha256 it was read with; False if it changed."""
         with open(path, "rb") as fh:
             content = fh.read()
         if hashlib.sha256(content).hexdigest() != sha256:
             return False
-        self.put(content, sha256)
+        self.add(content, sha256)
         return True
+
+    def close(self) -> Path | None:
+        """Finish the pack and make it durable (fsync, final name, fsync of the folder); None if empty."""
+        with self._lock:
+            if self._zip is None:
+                return None
+            self._zip.close()
+            self._zip = None
+            with open(self._tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(self._tmp, self.path)
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        self.archive._added(self.path, self.shas)
+        return self.path
 
 
 class BackgroundArchiver:
@@ -65,13 +150,13 @@ class BackgroundArchiver:
     as soon as its result arrives, on a thread of its own: the readers' replies keep being drained
     while the disk works, and the copying overlaps the reading of the other files.
 
-    Pass `on_result` to the readers; `finish()` waits for the last copy and gives the sha256 of the
-    files archived. A file the batch then does not keep (the database write fails) stays as an
-    unreferenced, harmless copy.
+    Pass `on_result` to the readers; `finish()` waits for the last copy, makes the pack durable and
+    gives the sha256 of the files archived. A file the batch then does not keep (the database write
+    fails) stays in the pack as an unreferenced, harmless copy.
     """
 
     def __init__(self, archive: Archive, paths: Sequence[str], allows: Callable[[str], bool]) -> None:
-        self.archive = archive
+        self.pack = archive.pack()
         self.paths = list(paths)
         self.allows = allows
         self.archived: set[str] = set()
@@ -88,7 +173,7 @@ class BackgroundArchiver:
         while (item := self._queue.get()) is not None:
             path, sha256 = item
             try:
-                if self.archive.put_file(path, sha256):
+                if self.pack.add_file(path, sha256):
                     self.archived.add(sha256)
             except OSError:
                 pass  # archived again, or refused with the reason, when the batch is written
@@ -96,4 +181,5 @@ class BackgroundArchiver:
     def finish(self) -> set[str]:
         self._queue.put(None)
         self._thread.join()
+        self.pack.close()
         return self.archived

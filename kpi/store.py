@@ -166,11 +166,6 @@ class Store:
         row = self.cursor().execute("SELECT count(*) FROM return_version").fetchone()
         return not row or row[0] == 0
 
-    def archive_file(self, content: bytes, sha256: str, suffix: str = ".xlsx") -> Path:
-        """Store an accepted file content-addressed (see `kpi.archive.Archive`)."""
-        return self.archive.put(content, sha256, suffix)
-
-
 def seed_guide_targets(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
     """Insert the targets the guide itself states (once, when a database is created)."""
     rows = []

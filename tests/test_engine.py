@@ -180,8 +180,9 @@ def test_version_replacement_never_double_counts(loaded: Store, engine: KpiEngin
     assert again.outcomes[0].status == "unchanged" and again.outcomes[0].version == 2
     assert cur.execute("SELECT count(*) FROM return_version").fetchone() == (7,)
     # Both versions' files are archived by content hash.
-    archived = {p.stem for p in loaded.archive_dir.rglob("*.xlsx")}
+    archived = loaded.archive.shas()
     assert outcome.sha256 in archived and len(archived) == 7
+    assert loaded.archive.read(outcome.sha256) == path.read_bytes()
 
 
 def test_quarter_on_quarter_and_year_on_year(loaded: Store, engine: KpiEngine, catalogue, registry,

@@ -108,9 +108,9 @@ def test_backup_and_restore_round_trip(store: Store, catalogue, registry, make_r
     with Store(target) as restored:
         assert restored.cursor().execute("SELECT value FROM current_value WHERE measure = 'offences_criminal'"
                                          ).fetchone() == (3,)
-        assert len(list(restored.archive_dir.rglob("*.xlsx"))) == 1
+        assert len(restored.archive.shas()) == 1
         assert audit.verify(restored.audit_path)
-    archived = next((tmp_path / "backup" / "archive").rglob("*.xlsx"))
+    archived = next((tmp_path / "backup" / "archive" / "packs").glob("*.zip"))
     archived.write_bytes(b"tampered")
     assert verify_backup(tmp_path / "backup") == [str(archived.relative_to(tmp_path / "backup"))]
     with pytest.raises(ValueError, match="checksum"):

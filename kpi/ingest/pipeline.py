@@ -206,10 +206,14 @@ def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitte
         fresh = [o for o in outcomes if o.status != "unchanged"]
         if not fresh:
             return
-        # Files the readers' callback did not archive yet (the caller read them itself) are archived now.
-        for o in fresh:
-            if o.sha256 not in archived and not store.archive.put_file(o.path, o.sha256 or ""):
-                raise RuntimeError(f"{o.file} changed on disk while it was being ingested")
+        # Files not archived while they were read (the caller read them itself) go into a pack now.
+        missing = [o for o in fresh if o.sha256 not in archived and o.sha256 not in store.archive]
+        if missing:
+            pack = store.archive.pack()
+            for o in missing:
+                if not pack.add_file(o.path, o.sha256 or ""):
+                    raise RuntimeError(f"{o.file} changed on disk while it was being ingested")
+            pack.close()  # durable before the database says the files exist
         ids = [r[0] for r in cur.execute("SELECT nextval('return_id_seq') FROM range(?)", [len(fresh)]).fetchall()]
         cur.execute(
             """
@@ -227,7 +231,6 @@ def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitte
         )
         _insert(cur, "return_value", _value_columns(ids, fresh))
         _insert_evidence(cur, ids, fresh)
-        os.sync()  # the archived files reach the disk before the database says they exist
 
 
 # Measure values and evidence rows run to tens of thousands per batch. Bound as lists, DuckDB converts
