@@ -76,7 +76,7 @@ class _ForkedReader:
                 os.dup2(from_child, 1)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
-                os.closerange(3, 1 << 16)
+                os.closerange(3, max(1 << 16, os.sysconf("SC_OPEN_MAX")))
                 os.environ.setdefault("RAYON_NUM_THREADS", "1")
                 _limit_memory(memory_bytes)
                 worker.serve(os.fdopen(0, "rb"), os.fdopen(1, "wb"), validator)
