@@ -97,3 +97,20 @@ def test_a_forked_reader_that_stalls_or_dies_refuses_only_its_file(make_return, 
                     "--json", str(good), env={"PARASAT_READER_MEMORY_BYTES": str(20 * 1024 * 1024)})
     assert again.returncode == 1
     assert json.loads(again.stdout)["files"][0]["errors"][0]["code"] == "reader_crashed"
+
+
+def test_a_file_changed_after_it_was_read_is_refused(store: Store, catalogue, registry, make_return) -> None:
+    """What is archived must be what was read and validated; otherwise the file is refused, alone."""
+    from kpi.ingest.sandbox import read_files
+
+    changing = make_return("akimat_abai", "2025Q1", {"subdivisions_total": 4, "subdivisions_analysed": 2})
+    steady = make_return("akimat_astana", "2025Q1", {"subdivisions_total": 6, "subdivisions_analysed": 3})
+    raws = read_files([str(changing), str(steady)])
+    changing.write_bytes(changing.read_bytes() + b"\x00")  # edited on disk after the readers saw it
+    report = ingest_files(store, catalogue, registry, [changing, steady], raws=raws)
+    assert [o.status for o in report.outcomes] == ["rejected", "new"]
+    assert report.outcomes[0].issues[0].code == "file_changed"
+    assert "changed on disk" in report.outcomes[0].issues[0].message("en")
+    cur = store.cursor()
+    assert cur.execute("SELECT entity_code FROM return_version").fetchall() == [("akimat_astana",)]
+    assert store.archive.shas() == {report.outcomes[1].sha256}

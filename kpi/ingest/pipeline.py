@@ -122,12 +122,14 @@ def ingest_files(
         else:
             outcomes.append(FileOutcome(name, "new", sha256=data.sha256, entity=data.entity,
                                         period=data.period, data=data, path=path))
+    if not dry_run:
+        _archive_the_rest(store, outcomes, archived)
     report = IngestReport(outcomes, dry_run=dry_run)
     accepted = [o for o in outcomes if o.data is not None]
     if dry_run or not accepted:
         _plan_versions(store, accepted)
     else:
-        _write(store, accepted, uploaded_by, submitted_at or {}, archived)
+        _write(store, accepted, uploaded_by, submitted_at or {})
     if not dry_run:
         audit.record_many(store.audit_path, [
             audit.Event(uploaded_by, f"upload_{o.status}", o.file,
@@ -197,8 +199,27 @@ def _plan_versions(store: Store, outcomes: list[FileOutcome]) -> None:
     _assign_versions(state, outcomes)
 
 
-def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitted_at: Mapping[str, dt.datetime],
-           archived: set[str]) -> None:
+def _archive_the_rest(store: Store, outcomes: list[FileOutcome], archived: set[str]) -> None:
+    """Files not archived while they were read (the caller read them itself) go into a pack now, made
+    durable before the database is written; a file whose content changed since it was read is refused."""
+    missing = [o for o in outcomes
+               if o.data is not None and o.sha256 not in archived and o.sha256 not in store.archive]
+    if not missing:
+        return
+    pack = store.archive.pack()
+    for o in missing:
+        try:
+            kept = pack.add_file(o.path, o.sha256 or "")
+        except OSError:
+            kept = False
+        if not kept:
+            o.status, o.data, o.entity, o.period = "rejected", None, None, None
+            o.issues = [Issue(file=o.file, code="file_changed")]
+    pack.close()
+
+
+def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str,
+           submitted_at: Mapping[str, dt.datetime]) -> None:
     now = dt.datetime.now(dt.UTC)
     with store.transaction() as cur:
         state = _current_state(cur, {(o.entity or "", o.period or "") for o in outcomes})
@@ -206,14 +227,6 @@ def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitte
         fresh = [o for o in outcomes if o.status != "unchanged"]
         if not fresh:
             return
-        # Files not archived while they were read (the caller read them itself) go into a pack now.
-        missing = [o for o in fresh if o.sha256 not in archived and o.sha256 not in store.archive]
-        if missing:
-            pack = store.archive.pack()
-            for o in missing:
-                if not pack.add_file(o.path, o.sha256 or ""):
-                    raise RuntimeError(f"{o.file} changed on disk while it was being ingested")
-            pack.close()  # durable before the database says the files exist
         ids = [r[0] for r in cur.execute("SELECT nextval('return_id_seq') FROM range(?)", [len(fresh)]).fetchall()]
         cur.execute(
             """
@@ -237,13 +250,13 @@ def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str, submitte
 # every element on its own (~0.8 s for 1,000 returns); as NumPy columns it scans them in one go (~0.1 s).
 
 def _insert(cur: Any, table: str, columns: dict[str, Any], select: str = "*") -> None:
-    """Insert NumPy columns into a table in one scan."""
+    """Insert NumPy columns into a table in one scan, matched to its columns by name."""
     if not len(next(iter(columns.values()))):
         return
     name = f"incoming_{table}"
     cur.register(name, columns)
     try:
-        cur.execute(f"INSERT INTO {table} SELECT {select} FROM {name}")
+        cur.execute(f"INSERT INTO {table} BY NAME SELECT {select} FROM {name}")
     finally:
         cur.unregister(name)
 
@@ -299,5 +312,6 @@ def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None
             columns[f"{series}{month}"] = grid[:, month]
     events_sql, participants_sql = (", ".join(f"{s}{m}" for m in range(MONTHS)) for s in ("e", "p"))
     _insert(cur, "evidence", columns, select=(
-        "return_id, task_id, status, doc_type, doc_number, doc_date::DATE, signatory, reference, "
-        f"list_value({events_sql}), list_value({participants_sql}), related_date::DATE, audit_years"))
+        "return_id, task_id, status, doc_type, doc_number, doc_date::DATE AS doc_date, signatory, reference, "
+        f"list_value({events_sql}) AS events, list_value({participants_sql}) AS participants, "
+        "related_date::DATE AS related_date, audit_years"))
