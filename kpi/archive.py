@@ -15,6 +15,7 @@ import hashlib
 import os
 import queue
 import re
+import secrets
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -78,10 +79,10 @@ class Archive:
         return Pack(self)
 
     def _added(self, path: Path, shas: Sequence[str]) -> None:
-        entries = self._entries()
         with self._lock:
-            for sha in shas:
-                entries.setdefault(sha, (path, f"{sha}.xlsx"))
+            if self._index is not None:  # else it is built from the folder when first needed
+                for sha in shas:
+                    self._index.setdefault(sha, (path, f"{sha}.xlsx"))
 
 
 def _pack_members(path: Path) -> list[str]:
@@ -94,28 +95,33 @@ def _pack_members(path: Path) -> list[str]:
 
 class Pack:
     """One batch's accepted files, written as they come into `packs/.<name>.zip.tmp`; `close` makes
-    it durable under its final name. A file already archived is not stored twice."""
+    it durable under its final name.
+
+    A content appears once in a pack; an identical file uploaded again in a later batch is stored in
+    that batch's pack too (a few kilobytes), so that writing never has to read every earlier pack."""
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         folder = archive.root / PACKS
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{stamp}-{os.getpid()}.zip"
+        self.path = folder / f"{stamp}-{os.getpid()}-{secrets.token_hex(4)}.zip"  # never another's name
         self._tmp = folder / f".{self.path.name}.tmp"
         self._zip: zipfile.ZipFile | None = None
         self._lock = threading.Lock()
         self.shas: list[str] = []
+        self._kept: set[str] = set()
 
     def add(self, content: bytes, sha256: str) -> None:
         """Keep one file's content under its sha256 (which the caller has computed)."""
         with self._lock:
-            if sha256 in self.archive or sha256 in self.shas:
+            if sha256 in self._kept:
                 return
             if self._zip is None:
-                self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED)
+                self._zip = zipfile.ZipFile(self._tmp, "x", compression=zipfile.ZIP_STORED)
             self._zip.writestr(f"{sha256}.xlsx", content)
             self.shas.append(sha256)
+            self._kept.add(sha256)
 
     def add_file(self, path: str, sha256: str) -> bool:
         """Keep a file from disk if its content still has the sha256 it was read with; False if it changed."""
@@ -135,7 +141,8 @@ class Pack:
             self._zip = None
             with open(self._tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(self._tmp, self.path)
+            os.link(self._tmp, self.path)  # fails rather than replace a pack of the same name
+            os.unlink(self._tmp)
             folder = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(folder)

@@ -202,8 +202,7 @@ def _plan_versions(store: Store, outcomes: list[FileOutcome]) -> None:
 def _archive_the_rest(store: Store, outcomes: list[FileOutcome], archived: set[str]) -> None:
     """Files not archived while they were read (the caller read them itself) go into a pack now, made
     durable before the database is written; a file whose content changed since it was read is refused."""
-    missing = [o for o in outcomes
-               if o.data is not None and o.sha256 not in archived and o.sha256 not in store.archive]
+    missing = [o for o in outcomes if o.data is not None and o.sha256 not in archived]
     if not missing:
         return
     pack = store.archive.pack()
