@@ -90,7 +90,7 @@ def _pack_members(path: Path) -> list[str]:
         with zipfile.ZipFile(path) as pack:
             return [name for name in pack.namelist() if _MEMBER.match(name)]
     except (zipfile.BadZipFile, OSError):
-        return []  # a pack left unfinished by a process that died: nothing in it was ever committed
+        return []  # a damaged pack (an unfinished one keeps its `.tmp` name and is never listed)
 
 
 class Pack:

@@ -55,7 +55,7 @@ def test_an_unfinished_pack_and_the_older_layout(tmp_path: Path) -> None:
     legacy.write_bytes(b"kept by an earlier version")
     (root / PACKS).mkdir()
     (root / PACKS / ".20261130T000000000000-1.zip.tmp").write_bytes(b"PK\x03\x04 cut short")  # a process died
-    (root / PACKS / "20261130T000000000001-1.zip").write_bytes(b"PK\x03\x04 not a finished zip")
+    (root / PACKS / "20261130T000000000001-1.zip").write_bytes(b"PK\x03\x04 damaged on disk")
     archive = Archive(root)
     assert archive.shas() == {legacy.stem}
     assert archive.read(legacy.stem) == b"kept by an earlier version"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -242,3 +243,23 @@ def test_one_bad_file_does_not_stop_the_good_ones(store: Store, catalogue, regis
     assert [o.status for o in report.outcomes] == ["new", "rejected"]
     cur = store.cursor()
     assert cur.execute("SELECT count(*) FROM return_version").fetchone() == (1,)
+
+
+def test_far_cells_written_in_other_ways(tmp_path: Path, make_return, ingest) -> None:
+    """Single quotes, a far dimension, or rows without numbers piled past the template: refused before parsing."""
+    good = make_return("akimat_abai", "2025Q1").read_bytes()
+    archive = zipfile.ZipFile(io.BytesIO(good))
+    sheet_part = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))[-1]
+    xml = archive.read(sheet_part)
+    variants = {
+        "quotes": xml.replace(b"</sheetData>", b"<row r='9000'><c r='XFD9000' t='n'><v>1</v></c></row></sheetData>"),
+        "dimension": re.sub(rb'<dimension ref="[^"]*"', b"<dimension ref='A1:XFD1048576'", xml, count=1),
+        "unnumbered": xml.replace(b"</sheetData>", b"<row><c><v>1</v></c></row>" * 2100 + b"</sheetData>"),
+    }
+    for label, hostile in variants.items():
+        assert hostile != xml, label
+        path = tmp_path / f"{label}.xlsx"
+        path.write_bytes(rezip(good, replace={sheet_part: hostile}))
+        errors = ingest(path)
+        assert codes(errors) == ["out_of_bounds"], label
+    assert errors[0]["sheet"] == "Дәлелдер"

@@ -19,12 +19,14 @@ from typing import Any
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 MACRO_CONTENT = (b"macroEnabled", b"vbaProject", b"application/vnd.ms-office.activeX")
-# Rows and cells carry their place in an ` r="..."` attribute (`<row r="12">`, `<c r="C12">`). Only a
+# Rows and cells carry their place in an `r` attribute (`<row r="12">`, `<c r='C12'>`). Only a
 # reference with two or more column letters or four or more row digits can lie beyond the template's
 # bounds; the pattern starts with a literal, so the regex engine skips ahead to the few candidates.
-_FAR_REF = re.compile(rb'r="([A-Z]{0,4}[0-9]{4,8}|[A-Z]{2,4}[0-9]{1,8})"')
+# (XML would also allow spaces around "=", which no spreadsheet program writes: a reader that tries
+# to allocate for such a crafted reference is stopped by the sandbox's memory limit instead.)
+_FAR_REF = re.compile(rb'r=["\']([A-Z]{0,4}[0-9]{4,8}|[A-Z]{2,4}[0-9]{1,8})["\']')
 _REF_SPLIT = re.compile(r"^([A-Z]*)([0-9]+)$")
-_DIMENSION = re.compile(rb'dimension\s[^>]*?\bref="([^"]+)"')  # literal first: the engine skips ahead
+_DIMENSION = re.compile(rb'dimension\s[^>]*?\bref\s*=\s*["\']([^"\']+)["\']')  # literal first: the engine skips ahead
 _REF_PART = re.compile(r"^\$?([A-Z]{1,4})\$?([0-9]{1,8})$")
 _ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # Parts a parser reads whatever sheet is asked for; worksheets are checked when they are read.
@@ -230,6 +232,10 @@ def _check_sheet(archive: zipfile.ZipFile, data: bytes, name: str, part: str, li
     except KeyError:
         raise Problem("corrupt_zip", {"detail": f"{part}: missing"}) from None
     xml = _load_part(data, info)
+    # Rows may also go without a number and be placed one after another: count them.
+    if xml.count(b"<row") > limits.max_rows + 1:
+        raise Problem("out_of_bounds", {"limit": f"{column_name(limits.max_columns)}{limits.max_rows}"},
+                      sheet=name)
     for match in _DIMENSION.finditer(xml):
         for corner in match.group(1).decode().split(":"):
             corner_match = _REF_PART.match(corner.strip())
