@@ -84,11 +84,6 @@ class EvidenceRow:
         return cls(task_id, status, doc_type, doc_number, _date_or_none(doc_date), signatory, reference,
                    _date_or_none(related_date), audit_years, events, participants, row)
 
-    def as_db_row(self, return_id: int) -> tuple[Any, ...]:
-        return (return_id, self.task_id, self.status or "", self.doc_type, self.doc_number, self.doc_date,
-                self.signatory, self.reference, self.events, self.participants, self.related_date,
-                self.audit_years)
-
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
