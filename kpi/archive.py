@@ -10,6 +10,7 @@ Light on purpose (no DuckDB import): the command line fills a pack while the san
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -78,7 +79,7 @@ class Archive:
         """A new pack for one batch's files."""
         return Pack(self)
 
-    def _added(self, path: Path, shas: Sequence[str]) -> None:
+    def _added(self, path: Path, shas: set[str]) -> None:
         with self._lock:
             if self._index is not None:  # else it is built from the folder when first needed
                 for sha in shas:
@@ -109,19 +110,17 @@ class Pack:
         self._tmp = folder / f".{self.path.name}.tmp"
         self._zip: zipfile.ZipFile | None = None
         self._lock = threading.Lock()
-        self.shas: list[str] = []
-        self._kept: set[str] = set()
+        self.shas: set[str] = set()  # the contents this pack holds
 
     def add(self, content: bytes, sha256: str) -> None:
         """Keep one file's content under its sha256 (which the caller has computed)."""
         with self._lock:
-            if sha256 in self._kept:
+            if sha256 in self.shas:
                 return
             if self._zip is None:
                 self._zip = zipfile.ZipFile(self._tmp, "x", compression=zipfile.ZIP_STORED)
             self._zip.writestr(f"{sha256}.xlsx", content)
-            self.shas.append(sha256)
-            self._kept.add(sha256)
+            self.shas.add(sha256)
 
     def add_file(self, path: str, sha256: str) -> bool:
         """Keep a file from disk if its content still has the sha256 it was read with; False if it changed."""
@@ -166,7 +165,6 @@ class BackgroundArchiver:
         self.pack = archive.pack()
         self.paths = list(paths)
         self.allows = allows
-        self.archived: set[str] = set()
         self._queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="parasat-archiver", daemon=True)
         self._thread.start()
@@ -179,14 +177,12 @@ class BackgroundArchiver:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             path, sha256 = item
-            try:
-                if self.pack.add_file(path, sha256):
-                    self.archived.add(sha256)
-            except OSError:
-                pass  # archived again, or refused with the reason, when the batch is written
+            # A file changed since it was read, or gone, stays out: the batch then refuses it with the reason.
+            with contextlib.suppress(OSError):
+                self.pack.add_file(path, sha256)
 
     def finish(self) -> set[str]:
         self._queue.put(None)
         self._thread.join()
         self.pack.close()
-        return self.archived
+        return set(self.pack.shas)

@@ -81,28 +81,23 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from kpi.archive import Archive, BackgroundArchiver, archive_dir_for
-    from kpi.ingest.sandbox import reader_pool
+    from kpi.archive import Archive, archive_dir_for
+    from kpi.ingest.sandbox import read_and_archive, reader_pool
     from kpi.settings import resolve_db_path
 
     lang = _lang(args)
     readers = reader_pool()
     # Forked now, before any thread or the database exists, the readers share the loaded catalogue.
     readers.prefork(readers.processes_for(len(args.files)))
+    archive = None if args.dry_run else Archive(archive_dir_for(resolve_db_path(args.db)[0]))
     # They read, and each valid file is archived, while this process opens the database.
-    archiver = None
-    if not args.dry_run:
-        archiver = BackgroundArchiver(Archive(archive_dir_for(resolve_db_path(args.db)[0])), args.files,
-                                      lambda entity: True)
     with ThreadPoolExecutor(max_workers=1) as background:
-        reading = background.submit(readers.read, args.files,
-                                    on_result=archiver.on_result if archiver else None)
+        reading = background.submit(read_and_archive, readers, args.files, archive, lambda entity: True)
         from kpi.ingest.pipeline import ingest_files
         from kpi.service import open_store
 
         with open_store(args.db) as store:
-            raws = reading.result()
-            archived = archiver.finish() if archiver else set()
+            raws, archived = reading.result()
             report = ingest_files(store, load_catalogue(), load_registry(), args.files, uploaded_by=args.user,
                                   dry_run=args.dry_run, raws=raws, archived=archived)
     if args.json:

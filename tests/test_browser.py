@@ -129,12 +129,23 @@ def browser_page(server: str) -> Iterator[Any]:
             browser.close()
 
 
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
 def settle(page: Any, pause: float = 0.8) -> None:
-    """Wait until Streamlit has finished the current run and the charts have drawn."""
+    """Wait until Streamlit has finished the current run and the charts have drawn.
+
+    The status widget shows only once a run has been going for a moment, so "no widget" can also mean
+    "not started yet": the page counts as settled when it is still idle after the pause (under load a
+    half-drawn page was once taken for a finished one).
+    """
     page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
-    time.sleep(0.3)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    time.sleep(pause)
+    for _ in range(5):
+        time.sleep(0.3)
+        page.wait_for_function(IDLE, timeout=60_000)
+        time.sleep(pause)
+        if page.evaluate(IDLE):
+            return
 
 
 def open_page(page: Any, base: str, path: str, *, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:

@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from kpi import audit
-from kpi.archive import BackgroundArchiver
 from kpi.catalogue import Catalogue, Registry
 from kpi.evidence import MONTHS
-from kpi.ingest.sandbox import read_files
+from kpi.ingest.sandbox import read_and_archive, reader_pool
 from kpi.ingest.validate import Issue, ReturnData, problem_issue, validate
 from kpi.settings import Settings, get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
@@ -92,21 +91,15 @@ def ingest_files(
     """Ingest a batch: every valid file becomes a return version, every invalid one changes nothing.
 
     `raws` are the sandboxed reader's results for `paths` when the caller started reading early, and
-    `archived` the sha256 of the files archived meanwhile (`kpi.archive.BackgroundArchiver`).
+    `archived` the sha256 of the files archived meanwhile (`kpi.ingest.sandbox.read_and_archive`).
     """
     settings = settings or get_settings()
     str_paths = [str(p) for p in paths]
     names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
     archived = set(archived or ())
     if raws is None:
-        if dry_run:
-            raws = read_files(str_paths, settings, today=today)
-        else:  # each valid file is archived while the others are still being read
-            archiver = BackgroundArchiver(store.archive, str_paths, scope.allows)
-            try:
-                raws = read_files(str_paths, settings, today=today, on_result=archiver.on_result)
-            finally:
-                archived = archiver.finish()
+        raws, archived = read_and_archive(reader_pool(settings, today=today), str_paths,
+                                          None if dry_run else store.archive, scope.allows)
     outcomes: list[FileOutcome] = []
     for path, name, raw in zip(str_paths, names, raws):
         if not raw.get("ok"):

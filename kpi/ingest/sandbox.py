@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from kpi.archive import Archive, BackgroundArchiver
 from kpi.ingest.reader import Limits
 from kpi.settings import PROJECT_ROOT, Settings
 
@@ -41,13 +42,26 @@ def reader_pool(settings: Settings | None = None, *, today: dt.date | None = Non
                       validate={"today": (today or dt.date.today()).isoformat()})
 
 
-def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None,
-               on_result: OnResult | None = None) -> list[dict[str, Any]]:
-    """Read (and validate) files in the sandboxed workers as the settings say: one raw result per path.
+def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None
+               ) -> list[dict[str, Any]]:
+    """Read (and validate) files in the sandboxed workers as the settings say: one raw result per path."""
+    return reader_pool(settings, today=today).read([str(p) for p in paths])
 
-    `on_result(index, result)` is called, on a collector thread, as each file's result arrives.
-    """
-    return reader_pool(settings, today=today).read([str(p) for p in paths], on_result=on_result)
+
+def read_and_archive(readers: ReaderPool, paths: Sequence[str], archive: Archive | None,
+                     allows: Callable[[str], bool]) -> tuple[list[dict[str, Any]], set[str]]:
+    """Read (and validate) files in the sandboxed readers; unless `archive` is None (a dry run), each
+    valid file for an entity `allows` admits goes into the batch's archive pack as its result arrives.
+    The results, one per path, and the sha256 of the files archived."""
+    paths = [str(p) for p in paths]
+    if archive is None:
+        return readers.read(paths), set()
+    archiver = BackgroundArchiver(archive, paths, allows)
+    try:
+        results = readers.read(paths, on_result=archiver.on_result)
+    finally:
+        archived = archiver.finish()
+    return results, archived
 
 
 def _limit_memory(max_bytes: int) -> None:
