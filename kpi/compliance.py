@@ -432,12 +432,15 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
             hovertemplate="%{y}<br>%{x}: " + t(f"compliance.status.{status}", lang) + "<extra></extra>",
         ))
     figure.update_layout(
-        title=title, height=max(320, 20 * len(entities) + 170), margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        title=title, height=max(320, 20 * len(entities) + 170), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        # The task codes above the columns get the room they need; the legend sits above them, at the top
+        # of the figure, instead of over them.
         xaxis={"side": "top", "tickangle": -60, "tickfont": {"size": 10}, "categoryorder": "array",
-               "categoryarray": tasks, "showgrid": False},
+               "categoryarray": tasks, "showgrid": False, "automargin": True},
         yaxis={"categoryorder": "array", "categoryarray": [names[e] for e in reversed(entities)],
                "tickfont": {"size": 11}, "showgrid": False, "automargin": True},
-        plot_bgcolor="#FFFFFF", legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        plot_bgcolor="#FFFFFF",
+        legend={"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0, "xanchor": "left"},
         clickmode="event+select",
     )
     return figure

@@ -129,15 +129,16 @@ def browser_page(server: str) -> Iterator[Any]:
             browser.close()
 
 
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# Streamlit states its script run on the app element; "notRunning" once a run has finished.
+IDLE = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
 
 
 def settle(page: Any, pause: float = 0.8) -> None:
     """Wait until Streamlit has finished the current run and the charts have drawn.
 
-    The status widget shows only once a run has been going for a moment, so "no widget" can also mean
-    "not started yet": the page counts as settled when it is still idle after the pause (under load a
-    half-drawn page was once taken for a finished one).
+    A run may start a moment after the page loads or a click, so the page counts as settled when it is
+    still idle after the pause (under load, half-drawn pages were taken for finished ones when this
+    looked for the status widget, which a short run never shows).
     """
     page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
     for _ in range(5):
