@@ -440,7 +440,8 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
         yaxis={"categoryorder": "array", "categoryarray": [names[e] for e in reversed(entities)],
                "tickfont": {"size": 11}, "showgrid": False, "automargin": True},
         plot_bgcolor="#FFFFFF",
-        legend={"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0, "xanchor": "left"},
+        legend={"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "xref": "container", "x": 0,
+                "xanchor": "left"},
         clickmode="event+select",
     )
     return figure
