@@ -117,11 +117,8 @@ def sign_in_form() -> None:
         outcome = sign_in(username.strip(), password)
         if outcome.user is not None:
             st.rerun()
-        elif outcome.reason == "locked":
-            until = outcome.locked_until.strftime("%H:%M") if outcome.locked_until else ""
-            st.error(text("auth.locked", until=until))
-        else:
-            st.error(text("auth.bad_credentials"))
+        else:  # one answer to every refusal: nothing tells a wrong password from an unknown or locked account
+            st.error(text("security.refused"))
 
 
 def account_box() -> None:

@@ -410,7 +410,7 @@ def test_sign_in_form_checks_the_password_and_records_it(app_db: Path) -> None:
     at.text_input(key="signin_username").input("reader1")
     at.text_input(key="signin_password").input("wrong password")
     at.button[0].click().run()
-    assert [e.value for e in at.error] == [t("auth.bad_credentials", "en")]
+    assert [e.value for e in at.error] == [t("security.refused", "en")]
     at.text_input(key="signin_username").input("reader1")
     at.text_input(key="signin_password").input("a long enough password")
     at.button[0].click().run()
