@@ -19,11 +19,13 @@ from kpi import audit, auth
 from kpi.store import Store
 
 COOKIE = "parasat_session"
+ROUTE = "/_parasat/session"  # served by pages/web.py
 TOKEN_SECONDS = 60
 # last_seen is written at most this often, so a page run costs one indexed read and almost never a write.
 TOUCH_SECONDS = 60
 MAX_ID = 128
 
+_served: list[Store] = []  # the store the web server checks download requests against
 _handoffs: dict[str, tuple[str, float]] = {}
 _handoffs_lock = threading.Lock()
 
@@ -97,3 +99,13 @@ def redeem(token: str) -> str | None:
     if held is None or held[1] < time.monotonic():
         return None
     return held[0]
+
+
+def serve(store: Store) -> None:
+    """Name the store whose sessions the web server checks (the app's one store)."""
+    _served[:] = [store]
+
+
+def served_store() -> Store | None:
+    """The store named by `serve`, if any."""
+    return _served[0] if _served else None

@@ -99,6 +99,7 @@ def run(page: str | None = None, *, query: dict[str, str] | None = None, state: 
     for name, value in (query or {}).items():
         at.query_params[name] = value
     if user is not None:
+        provision(user)
         at.session_state["_user"] = user
     at.run()
     assert not at.exception, [e.message for e in at.exception]
@@ -111,6 +112,16 @@ def run(page: str | None = None, *, query: dict[str, str] | None = None, state: 
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def provision(user: auth.User) -> None:
+    """Make sure the user exists in the app's store as given (each run checks its user against the store)."""
+    store = _app_store()
+    if auth.get_user(store, user.username) is None:
+        auth.create_user(store, user.username, None, user.role, display_name=user.display_name,
+                         entities=sorted(user.entities))
+    elif auth.get_user(store, user.username) != auth.User(user.username, user.display_name, user.role, user.entities):
+        auth.update_user(store, user.username, role=user.role, entities=sorted(user.entities), actor="test")
 
 
 def texts(at: AppTest) -> list[str]:
