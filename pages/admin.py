@@ -43,7 +43,7 @@ with users_tab:
                 auth.create_user(store, username.strip(), password, role, entities=entities, actor=user.username)
                 st.success(ui.text("admin.user_added", username=username))
             except auth.AuthError as exc:
-                st.error(str(exc))
+                st.error(ui.plain(exc))
     with st.form("admin_disable_user"):
         target = st.selectbox(ui.text("auth.username"), [u["username"] for u in auth.list_users(store)],
                               key="admin_disable_username")

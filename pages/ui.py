@@ -4,6 +4,7 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 from __future__ import annotations
 
 import json
+import re
 import runpy
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -457,6 +458,14 @@ def text(key: str, **params: Any) -> str:
     return t(key, lang(), **params)
 
 
+_MARKDOWN_SIGNS = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: CommonMark lets each be escaped
+
+
+def plain(value: object) -> str:
+    """User text made inert inside Markdown: no link, image, emphasis, HTML, emoji or colour directive, one line."""
+    return _MARKDOWN_SIGNS.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def empty_state(message_key: str = "app.no_data", **params: Any) -> None:
     """The explicit 'nothing to show' notice."""
     st.info(text(message_key, **params), icon=":material/info:")
@@ -700,7 +709,7 @@ def show_upload_result() -> None:
     with st.container(border=True, key="upload_result"):
         st.success(text("upload.saved", count=len(saved)), icon=":material/check_circle:")
         for preview in saved:
-            st.markdown(f"- **{preview.file}** — {preview.entity_name}, "
+            st.markdown(f"- **{plain(preview.file)}** — {preview.entity_name}, "
                         f"{views.period_label(preview.period or '', language) if preview.period else ''}: "
                         f"{preview.status_text} ({text('upload.version', version=preview.version)})")
         if st.button(text("upload.dismiss"), key="upload_dismiss", type="tertiary"):
@@ -713,7 +722,7 @@ def file_preview(preview: views.FilePreview) -> None:
     language = lang()
     icon = ":material/error:" if not preview.accepted else ":material/check_circle:"
     with st.container(border=True, key=f"preview_{abs(hash(preview.file))}"):
-        st.markdown(f"{icon} **{preview.file}** — {preview.status_text}")
+        st.markdown(f"{icon} **{plain(preview.file)}** — {preview.status_text}")
         if not preview.accepted:
             st.error(text("upload.errors", count=len(preview.issues)))
             st.dataframe(preview.issues, hide_index=True, width="stretch")
