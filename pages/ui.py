@@ -213,10 +213,13 @@ def account_box() -> None:
                   type="tertiary")
 
 
-def record_export(name: str, fmt: str) -> None:
-    """An export on the audit trail: who took which data out, in which format."""
-    user = signed_in_user()
-    audit.record(get_store().audit_path, user.username if user else "demo", "export", name, format=fmt)
+def record_export(name: str, fmt: str, actor: str | None = None, store: Store | None = None) -> None:
+    """An export on the audit trail: who took which data out, in which format.
+
+    A download's bytes are built when clicked, by the web server outside the session, so the caller names
+    the user and the store as they were when the button was drawn within the session.
+    """
+    audit.record(store or get_store(), actor or current_scope().actor, "export", name, format=fmt)
 
 
 def _close_store(store: Store) -> None:
@@ -563,10 +566,11 @@ def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: s
 
 
 def _audited(build: Callable[[], bytes], name: str, fmt: str) -> Callable[[], bytes]:
-    """A download's bytes, built when clicked, with the export put on the audit trail."""
+    """A download's bytes, built when clicked, with the export put on the audit trail under the session's user."""
+    store, actor = get_store(), current_scope().actor  # taken now, in the session; the click is served outside it
 
     def run() -> bytes:
-        record_export(name, fmt)
+        record_export(name, fmt, actor, store)
         return build()
 
     return run

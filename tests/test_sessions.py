@@ -193,3 +193,35 @@ def test_a_new_tab_with_the_cookie_is_signed_in_and_sign_out_ends_it(monkeypatch
     assert "_user" not in second.session_state
     assert [x.key for x in second.text_input] == ["signin_username", "signin_password"]
     assert [e["action"] for e in audit.read(_app_store())][-1] == "sign_out"
+
+
+@pytest.mark.usefixtures("app_db")
+def test_an_export_is_audited_under_the_user_who_clicked_it(monkeypatch) -> None:
+    """Attack replay: exports were on the trail as actor `demo` (the download callback runs outside the session)."""
+    import streamlit as st
+
+    from tests.test_app import ANALYST, provision
+
+    drawn: list[Any] = []
+    real = st.download_button
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        drawn.append(kwargs.get("data", args[1] if len(args) > 1 else None))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", spy)
+    provision(ANALYST)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.session_state["_user"] = ANALYST
+    at.run()
+    at.switch_page("pages/group_1.py")
+    at.run()
+    assert not at.exception
+    exports = [d for d in drawn if callable(d) and d.__qualname__.startswith("_audited")]
+    assert exports
+    before = len(audit.read(_app_store()))
+    exports[-1]()  # what the web server does when the button is clicked: outside the session
+    (event,) = audit.read(_app_store())[before:]
+    assert (event["actor"], event["action"]) == ("analyst", "export")
+    assert event["detail"]["format"] in ("png", "svg", "xlsx", "csv")
