@@ -271,8 +271,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     path, _ = resolve_db_path(args.db)
     try:
-        manifest = restore(Path(args.backup_dir), path, force=args.force)
-    except (ValueError, FileExistsError) as exc:
+        secret = None
+        if args.secret:
+            secret = bytes.fromhex(Path(args.secret).read_text(encoding="ascii").strip())
+        manifest = restore(Path(args.backup_dir), path, force=args.force, secret=secret)
+    except (ValueError, OSError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     print(t("cli.restored", _lang(args), path=str(path), count=len(manifest["files"])))
@@ -388,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="the password (asked for when omitted)")
     p.add_argument("--json", action="store_true")
 
-    p = add("backup", "Copy the database, the archived uploads and the audit trail, with checksums.", cmd_backup)
+    p = add("backup", "Copy the database (with its audit trail) and the archived uploads, with a signed manifest of "
+            "checksums (keep the secret file apart).", cmd_backup)
     p.add_argument("--db", help="database file")
     p.add_argument("--out", required=True, help="an empty or new folder")
 
@@ -398,10 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="list: the newest N events")
     p.add_argument("--json", action="store_true")
 
-    p = add("restore", "Put a backup in place after checking every checksum.", cmd_restore)
+    p = add("restore", "Put a backup in place after checking its signature, every path and every checksum.",
+            cmd_restore)
     p.add_argument("backup_dir", help="a folder written by `backup`")
     p.add_argument("--db", help="database file to restore into (default: the app's)")
     p.add_argument("--force", action="store_true", help="replace an existing database")
+    p.add_argument("--secret", help="the database's secret file (default: the one beside the target database); "
+                   "the backup's manifest must be signed with it")
 
     p = add("sample", "Regenerate the deterministic sample returns.", cmd_sample)
     p.add_argument("--out", default="data/sample", help="folder to write into")

@@ -284,23 +284,122 @@ def test_first_admin(store: Store) -> None:
     assert auth.ensure_admin(store) is None  # only once
 
 
-def test_backup_and_restore_round_trip(store: Store, catalogue, registry, make_return, tmp_path: Path) -> None:
+def _backed_up(store: Store, catalogue, registry, make_return, folder: Path) -> Path:
     assert ingest_files(store, catalogue, registry, [make_return("akimat_abai", "2025Q1", {"offences_criminal": 3})]).ok
-    manifest = backup(store, tmp_path / "backup")
+    backup(store, folder)
+    return folder
+
+
+def test_backup_and_restore_round_trip(store: Store, catalogue, registry, make_return, tmp_path: Path) -> None:
+    folder = _backed_up(store, catalogue, registry, make_return, tmp_path / "backup")
+    manifest = json.loads((folder / "manifest.json").read_text())
     assert "parasat.duckdb" in manifest["files"] and any(f.startswith("archive/") for f in manifest["files"])
-    assert verify_backup(tmp_path / "backup") == []
+    assert len(manifest["signature"]) == 64 and not any("secret" in f for f in manifest["files"])
+    assert verify_backup(folder, store.secret) == []
     target = tmp_path / "restored" / "p.duckdb"
-    restore(tmp_path / "backup", target)
+    with pytest.raises(ValueError, match="secret"):  # a new place has no secret: it must be given
+        restore(folder, target)
+    restore(folder, target, secret=store.secret)
+    assert audit.secret_path(target).read_bytes().strip() == store.secret.hex().encode()
     with Store(target) as restored:
         assert restored.cursor().execute("SELECT value FROM current_value WHERE measure = 'offences_criminal'"
                                          ).fetchone() == (3,)
         assert len(restored.archive.shas()) == 1
-        assert audit.verify(restored.audit_path)
-    archived = next((tmp_path / "backup" / "archive" / "packs").glob("*.zip"))
+        assert audit.verify(restored) and audit.read(restored)[0]["action"] == "upload_new"
+    archived = next((folder / "archive" / "packs").glob("*.zip"))
     archived.write_bytes(b"tampered")
-    assert verify_backup(tmp_path / "backup") == [str(archived.relative_to(tmp_path / "backup"))]
+    assert verify_backup(folder, store.secret) == [f"{archived.relative_to(folder).as_posix()}: checksum mismatch"]
     with pytest.raises(ValueError, match="checksum"):
-        restore(tmp_path / "backup", tmp_path / "again.duckdb")
+        restore(folder, tmp_path / "again.duckdb", secret=store.secret)
+    assert not (tmp_path / "again.duckdb").exists()
+
+
+def _resign(folder: Path, change) -> None:
+    """What an attacker without the secret does: change the backup and bring the manifest's checksums up to date."""
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    for name in list(manifest["files"]):
+        if (folder / name).is_file():
+            manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_tampered_database_with_an_updated_manifest_is_not_restored(store: Store, catalogue, registry, make_return,
+                                                                      tmp_path: Path) -> None:
+    """Attack replay: a tampered database with an updated manifest restored."""
+    folder = _backed_up(store, catalogue, registry, make_return, tmp_path / "backup")
+    with Store(folder / "parasat.duckdb") as forged:
+        forged.cursor().execute("UPDATE return_value SET value = 999 WHERE measure = 'offences_criminal'")
+        forged.cursor().execute("CHECKPOINT")
+    for leftover in folder.glob("parasat.*"):
+        if leftover.name != "parasat.duckdb":
+            leftover.unlink()
+    _resign(folder, lambda m: None)
+    target = tmp_path / "live" / "p.duckdb"
+    with Store(target) as live:
+        live_secret = live.secret
+    before = target.read_bytes()
+    with pytest.raises(ValueError, match="signature"):
+        restore(folder, target, force=True, secret=store.secret)
+    with pytest.raises(ValueError, match="signature"):
+        restore(folder, target, force=True)  # the target's own secret: another installation's
+    assert target.read_bytes() == before and live_secret
+    assert not list(target.parent.glob(".restore-*"))
+
+
+def test_a_file_left_out_of_the_manifest_is_not_restored(store: Store, catalogue, registry, make_return,
+                                                         tmp_path: Path) -> None:
+    """Attack replay: files left out of the manifest were copied unchecked."""
+    folder = _backed_up(store, catalogue, registry, make_return, tmp_path / "backup")
+    (folder / "archive" / "packs" / "extra.zip").write_bytes(b"PK planted")
+    with pytest.raises(ValueError, match="extra.zip: not in the manifest"):
+        restore(folder, tmp_path / "t.duckdb", secret=store.secret)
+    assert not (tmp_path / "t.duckdb").exists() and not (tmp_path / "t.archive").exists()
+
+
+@pytest.mark.parametrize("entry", ["archive/../../../x", "/tmp/x", "archive/./x", "x", "../parasat.duckdb",
+                                   "archive\\..\\x", "C:archive/x"])
+def test_a_path_outside_the_backup_or_target_is_refused_even_when_signed(store: Store, catalogue, registry,
+                                                                         make_return, tmp_path: Path,
+                                                                         entry: str) -> None:
+    """Attack replay: an entry `archive/../../../x` wrote outside the target."""
+    from kpi.backup import _signature
+
+    folder = _backed_up(store, catalogue, registry, make_return, tmp_path / "deep" / "a" / "backup")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][entry] = "0" * 64
+    manifest["signature"] = _signature(store.secret, manifest)  # even with the secret, the path is refused
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    target = tmp_path / "deep" / "a" / "target" / "p.duckdb"
+    with pytest.raises(ValueError, match="unsafe path"):
+        restore(folder, target, secret=store.secret)
+    assert not target.exists() and not (tmp_path / "x").exists() and not (tmp_path / "deep" / "x").exists()
+
+
+def test_a_link_in_the_backup_is_refused(store: Store, catalogue, registry, make_return, tmp_path: Path) -> None:
+    folder = _backed_up(store, catalogue, registry, make_return, tmp_path / "backup")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret data")
+    pack = next((folder / "archive" / "packs").glob("*.zip"))
+    pack.unlink()
+    pack.symlink_to(outside)
+    _resign(folder, lambda m: None)
+    with pytest.raises(ValueError, match="a link"):
+        restore(folder, tmp_path / "t.duckdb", secret=store.secret)
+
+
+def test_restore_from_the_command_line_with_the_secret_file(store: Store, catalogue, registry, make_return,
+                                                            tmp_path: Path, capsys) -> None:
+    from kpi.cli import main
+
+    folder = _backed_up(store, catalogue, registry, make_return, tmp_path / "backup")
+    target = tmp_path / "cli" / "p.duckdb"
+    assert main(["restore", str(folder), "--db", str(target)]) == 1
+    assert "secret" in capsys.readouterr().err
+    assert main(["restore", str(folder), "--db", str(target), "--secret", str(audit.secret_path(store.db_path))]) == 0
+    assert main(["audit", "verify", "--db", str(target)]) == 0
 
 
 def test_sigkill_mid_batch_leaves_no_partial_return(tmp_path: Path, make_return) -> None:
