@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import shutil
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -235,6 +237,7 @@ def _open_store(db_path: str) -> Store:
     if generated:  # printed once, to the server's log, never shown in the app
         print(f"Parasat: first admin created. Username: admin  Password: {generated}", flush=True)
     sessions.serve(store)
+    sweep_staged_uploads()
     return store
 
 
@@ -651,6 +654,8 @@ class UploadBatch:
         self.paths = paths
         self.names = names
         self.report = report
+        # When the browser session ends, its state (and this batch) is dropped: the staged files go with it.
+        self.remove = weakref.finalize(self, shutil.rmtree, folder, True)
 
 
 def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
@@ -696,11 +701,26 @@ def confirm_batch(batch: UploadBatch) -> None:
 
 
 def discard_batch() -> None:
-    import shutil
-
+    """Delete the staged files of the previewed batch (on confirm, discard, sign-out and session end)."""
     held: UploadBatch | None = st.session_state.pop("_upload_batch", None)
     if held is not None:
-        shutil.rmtree(held.folder, ignore_errors=True)
+        held.remove()
+
+
+def sweep_staged_uploads(max_age_hours: float = 12) -> int:
+    """Delete staged upload folders a stopped server left behind; returns how many."""
+    import tempfile
+    import time
+
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob("parasat-upload-*"):
+        try:
+            if folder.is_dir() and not folder.is_symlink() and time.time() - folder.stat().st_mtime > max_age_hours * 3600:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def show_upload_result() -> None:
