@@ -32,8 +32,9 @@ with users_tab:
                  key="admin_users_table")
     with st.form("admin_add_user", clear_on_submit=True):
         st.markdown(f"**{ui.text('admin.add_user')}**")
-        username = st.text_input(ui.text("auth.username"), key="admin_new_username")
-        password = st.text_input(ui.text("auth.password"), type="password", key="admin_new_password")
+        username = st.text_input(ui.text("auth.username"), key="admin_new_username", max_chars=auth.MAX_USERNAME)
+        password = st.text_input(ui.text("auth.password"), type="password", key="admin_new_password",
+                                 max_chars=auth.MAX_PASSWORD)
         role = st.selectbox(ui.text("admin.role"), auth.ROLES, key="admin_new_role",
                             format_func=lambda r: t(f"role.{r}", lang))
         entities = st.multiselect(ui.text("admin.entities"), [e.code for e in reg.entities], key="admin_new_entities",
