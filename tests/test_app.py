@@ -355,6 +355,7 @@ def upload_db(sample_db: Path, tmp_path: Path) -> Iterator[Path]:
     """A private copy of the sample database, so saving an upload does not change what other tests see."""
     copy = tmp_path / "parasat.duckdb"
     shutil.copy(sample_db, copy)
+    shutil.copy(sample_db.with_suffix(".secret"), copy.with_suffix(".secret"))  # the audit trail's key goes with it
     with app_database(copy):
         yield copy
     # back to the shared database for the tests that follow

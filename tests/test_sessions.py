@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from kpi import audit, auth, sessions
 from kpi.i18n import t
 from kpi.store import Store
-from tests.test_app import APP, _app_store, app_db, sample_db  # noqa: F401 - the fixtures are used by name
+from tests.test_app import APP, _app_store, app_db, sample_db, upload_db  # noqa: F401 - the fixtures are used by name
 
 PASSWORD = "a long enough password"
 
@@ -225,3 +225,31 @@ def test_an_export_is_audited_under_the_user_who_clicked_it(monkeypatch) -> None
     (event,) = audit.read(_app_store())[before:]
     assert (event["actor"], event["action"]) == ("analyst", "export")
     assert event["detail"]["format"] in ("png", "svg", "xlsx", "csv")
+
+
+@pytest.mark.usefixtures("upload_db")
+def test_the_admin_page_names_the_first_bad_event_and_lifts_a_lock() -> None:
+    from tests.test_app import ADMIN, provision
+
+    store = _app_store()
+    _user("locked.out")
+    for _ in range(5):
+        auth.sign_in(store, "locked.out", "wrong password")
+    provision(ADMIN)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.session_state["_user"] = ADMIN
+    at.run()
+    at.switch_page("pages/admin.py")
+    at.run()
+    assert not at.exception and not at.error
+    assert any(c.value.startswith("The audit trail is intact.") for c in at.caption)
+    at.selectbox(key="admin_unlock_username").set_value("locked.out")
+    next(b for b in at.button if b.label == t("security.unlock", "en")).click().run()
+    assert [s.value for s in at.success] == [t("security.unlocked", "en", username="locked.out")]
+    assert auth.sign_in(store, "locked.out", PASSWORD).user is not None
+    seq = audit.read(store)[-3]["seq"]
+    store.cursor().execute("UPDATE audit_event SET actor = 'nobody' WHERE seq = ?", [seq])
+    at.run()
+    (error,) = at.error
+    assert error.value.startswith(f"WARNING: the audit trail is broken. First bad event: No. {seq}.")
