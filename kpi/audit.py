@@ -109,6 +109,11 @@ def load_secret(db_path: Path, *, create: bool = True) -> bytes | None:
     return load_secret(db_path, create=False)
 
 
+def same_text(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text (a forged value may hold any character)."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
 def key_id(secret: bytes) -> str:
     """A fingerprint that names a secret without revealing it."""
     return keyed(secret, "parasat key id")[:16]
@@ -213,7 +218,7 @@ def _head(cur: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[int, str, bool
         return last_seq, last_hash, last_seq == 0
     parts = str(head[0]).split(":")
     if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit() and len(parts[0]) < 19) or \
-            not hmac.compare_digest(parts[2], keyed(secret, f"head:{parts[0]}:{parts[1]}")):
+            not same_text(parts[2], keyed(secret, f"head:{parts[0]}:{parts[1]}")):
         return last_seq, last_hash, False
     if int(parts[0]) > last_seq:
         return int(parts[0]), parts[1], True
@@ -333,7 +338,7 @@ def _verify(cur: duckdb.DuckDBPyConnection, secret: bytes) -> Verification:
             return Verification(False, checked, seq, "unreadable", {"error": "digest"})
         if recomputed != digest:
             return Verification(False, checked, seq, "edited")
-        if not hmac.compare_digest(str(mac), keyed(secret, f"event:{digest}")):
+        if not same_text(str(mac), keyed(secret, f"event:{digest}")):
             return Verification(False, checked, seq, "key")
         if action == BROKEN_HEAD:
             return Verification(False, checked, seq, "head_altered")
@@ -347,7 +352,7 @@ def _verify(cur: duckdb.DuckDBPyConnection, secret: bytes) -> Verification:
         last = int(head_seq) if head_seq.isascii() and head_seq.isdigit() and len(head_seq) < 19 else -1
     except ValueError:
         return Verification(False, checked, None, "head_altered")
-    if not hmac.compare_digest(head_mac, keyed(secret, f"head:{head_seq}:{head_hash}")):
+    if not same_text(head_mac, keyed(secret, f"head:{head_seq}:{head_hash}")):
         return Verification(False, checked, None, "head_altered")
     if last > checked:
         return Verification(False, checked, checked + 1, "tail_cut", {"count": last - checked})

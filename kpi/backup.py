@@ -126,7 +126,7 @@ def verify_backup(backup_dir: Path, secret: bytes | None = None) -> list[str]:
     problems: list[str] = []
     if secret is not None:
         signature = manifest.get("signature")
-        if not isinstance(signature, str) or not hmac.compare_digest(signature, _signature(secret, manifest)):
+        if not isinstance(signature, str) or not audit.same_text(signature, _signature(secret, manifest)):
             problems.append("the manifest's signature does not match this database's secret (altered, unsigned, or "
                             "another installation's backup)")
     files: dict[str, Any] = manifest["files"]

@@ -502,3 +502,26 @@ def test_fuzzed_workbooks_never_crash_hang_or_half_write(seeds: list[int], tmp_p
         for outcome in report.outcomes:
             if not outcome.accepted:
                 assert outcome.issues and all(i.message("en") for i in outcome.issues)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actor=st.text(max_size=2000), subject=st.one_of(st.none(), st.text(max_size=2000)),
+       detail=st.dictionaries(st.text(max_size=80), st.one_of(st.text(max_size=700), st.integers(), st.floats(),
+                                                             st.lists(st.text(max_size=5), max_size=80))),
+       column=st.sampled_from(["recorded_at", "actor", "action", "subject", "detail", "prev", "hash", "mac"]),
+       forged=st.text(max_size=300))
+def test_any_event_is_recorded_and_any_damage_is_reported_without_raising(store: Store, actor: str,
+                                                                         subject: str | None, detail: dict,
+                                                                         column: str, forged: str) -> None:
+    audit.record_many(store, [audit.Event(actor, "export", subject, detail)])
+    event = audit.read(store)[-1]
+    assert len(event["actor"]) <= audit.MAX_ACTOR and len(json.dumps(event["detail"])) <= audit.MAX_DETAIL
+    assert audit.verify(store)
+    seq = event["seq"]
+    cur = store.cursor()
+    original = cur.execute(f"SELECT {column} FROM audit_event WHERE seq = ?", [seq]).fetchone()[0]
+    cur.execute(f"UPDATE audit_event SET {column} = ? WHERE seq = ?", [forged, seq])
+    verdict = audit.verify(store)
+    assert verdict.ok is (forged == original) and (verdict.ok or verdict.first_bad == seq)
+    cur.execute(f"UPDATE audit_event SET {column} = ? WHERE seq = ?", [original, seq])
+    assert audit.verify(store)
