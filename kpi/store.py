@@ -116,7 +116,7 @@ class Store:
         if not read_only:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.db_path), read_only=read_only)
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # re-entrant: an older-style audit call inside a transaction waits for nothing
         if not read_only:
             self._migrate()
         _OPEN[self.audit_path.resolve()] = self
