@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
+import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -27,7 +28,21 @@ CREATE TABLE IF NOT EXISTS app_user (
     active BOOLEAN NOT NULL DEFAULT TRUE,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
+CREATE TABLE IF NOT EXISTS app_session (
+    id_hash VARCHAR PRIMARY KEY,
+    username VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    last_seen TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP
+);
 """
+# Bounds of what a sign-in or user form may send; longer input is refused before anything else is done.
+MAX_USERNAME = 64
+MAX_PASSWORD = 256
+MAX_DISPLAY_NAME = 128
+MAX_ENTITIES = 64
+MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 # Verifying against this keeps an unknown user's sign-in as slow as a known one's (no user enumeration by timing).
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
@@ -60,7 +75,7 @@ class User:
 
 @dataclass(frozen=True)
 class SignInResult:
-    """The outcome of a sign-in attempt: a user, or why not (bad_credentials | locked)."""
+    """The outcome of a sign-in attempt: a user, or `bad_credentials` (the one answer to every refusal)."""
 
     user: User | None
     reason: str | None = None
@@ -71,8 +86,23 @@ class AuthError(ValueError):
     """A user-management request that cannot be carried out."""
 
 
+def now_utc() -> dt.datetime:
+    """The current time as the store keeps it (naive UTC)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def valid_username(username: str) -> bool:
+    """Whether a name fits the user store: 1–64 printable characters, no surrounding spaces."""
+    return 0 < len(username) <= MAX_USERNAME and username.isprintable() and username == username.strip()
+
+
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AuthError(f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
 def ensure_schema(store: Store) -> None:
-    """Create the user table if it is not there."""
+    """Create the user and session tables if they are not there."""
     cur = store.cursor()
     cur.execute(USERS_SCHEMA)
     cur.close()
@@ -83,51 +113,82 @@ def _row_user(row: tuple[object, ...]) -> User:
     return User(str(username), str(display_name), str(role), frozenset(entities or []))  # type: ignore[call-overload]
 
 
+def end_sessions(cur: duckdb.DuckDBPyConnection, username: str, now: dt.datetime | None = None) -> None:
+    """End every open session of a user (inside the caller's transaction): on every device at once."""
+    cur.execute("UPDATE app_session SET ended_at = ? WHERE username = ? AND ended_at IS NULL",
+                [now or now_utc(), username])
+
+
 def create_user(store: Store, username: str, password: str | None, role: str, *, display_name: str | None = None,
                 entities: list[str] | None = None, actor: str = "system") -> User:
     """Add a user; an officer must be assigned at least one entity."""
     ensure_schema(store)
+    if not valid_username(username):
+        raise AuthError(f"a username needs 1 to {MAX_USERNAME} printable characters")
     if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}")
+        raise AuthError(f"unknown role {str(role)[:20]!r}")
     if role == "officer" and not entities:
         raise AuthError("an officer needs at least one entity")
-    if password is not None and len(password) < 10:
-        raise AuthError("a password needs at least 10 characters")
+    if len(entities or []) > MAX_ENTITIES or any(len(e) > MAX_USERNAME for e in entities or []):
+        raise AuthError(f"at most {MAX_ENTITIES} entities")
+    display_name = (display_name or username)[:MAX_DISPLAY_NAME]
+    if password is not None:
+        _check_password(password)
     password_hash = _HASHER.hash(password) if password is not None else None
     with store.transaction() as cur:
         if cur.execute("SELECT 1 FROM app_user WHERE username = ?", [username]).fetchone():
             raise AuthError(f"user {username!r} exists")
         cur.execute(
             "INSERT INTO app_user (username, display_name, role, entities, password_hash) VALUES (?, ?, ?, ?, ?)",
-            [username, display_name or username, role, entities or [], password_hash],
+            [username, display_name, role, entities or [], password_hash],
         )
-    audit.record(store.audit_path, actor, "user_created", username, role=role, entities=entities or [])
-    return User(username, display_name or username, role, frozenset(entities or []))
+        audit.record(store, actor, "user_created", username, cur=cur, role=role, entities=entities or [])
+    return User(username, display_name, role, frozenset(entities or []))
+
+
+def _exists(cur: duckdb.DuckDBPyConnection, username: str) -> None:
+    if not cur.execute("SELECT 1 FROM app_user WHERE username = ?", [username[:MAX_USERNAME + 1]]).fetchone():
+        raise AuthError(f"no user {username[:MAX_USERNAME]!r}")
 
 
 def set_password(store: Store, username: str, password: str, *, actor: str) -> None:
-    """Replace a user's password and lift any lock-out."""
-    if len(password) < 10:
-        raise AuthError("a password needs at least 10 characters")
+    """Replace a user's password, lift any lock-out and end the user's sessions everywhere."""
+    _check_password(password)
+    password_hash = _HASHER.hash(password)
     with store.transaction() as cur:
+        _exists(cur, username)
         cur.execute("UPDATE app_user SET password_hash = ?, failed_attempts = 0, locked_until = NULL "
-                    "WHERE username = ?", [_HASHER.hash(password), username])
-    audit.record(store.audit_path, actor, "password_set", username)
+                    "WHERE username = ?", [password_hash, username])
+        end_sessions(cur, username)
+        audit.record(store, actor, "password_set", username, cur=cur)
+
+
+def unlock(store: Store, username: str, *, actor: str) -> None:
+    """Lift a lock-out and forget the failed attempts."""
+    with store.transaction() as cur:
+        _exists(cur, username)
+        cur.execute("UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = ?", [username])
+        audit.record(store, actor, "user_unlocked", username, cur=cur)
 
 
 def update_user(store: Store, username: str, *, role: str | None = None, entities: list[str] | None = None,
                 active: bool | None = None, actor: str) -> None:
-    """Change a user's role, entities or whether they may sign in."""
+    """Change a user's role, entities or whether they may sign in (disabling ends their sessions)."""
     if role is not None and role not in ROLES:
-        raise AuthError(f"unknown role {role!r}")
+        raise AuthError(f"unknown role {str(role)[:20]!r}")
+    if entities is not None and (len(entities) > MAX_ENTITIES or any(len(e) > MAX_USERNAME for e in entities)):
+        raise AuthError(f"at most {MAX_ENTITIES} entities")
     with store.transaction() as cur:
+        _exists(cur, username)
         if role is not None:
             cur.execute("UPDATE app_user SET role = ? WHERE username = ?", [role, username])
         if entities is not None:
             cur.execute("UPDATE app_user SET entities = ? WHERE username = ?", [entities, username])
         if active is not None:
             cur.execute("UPDATE app_user SET active = ? WHERE username = ?", [active, username])
-    audit.record(store.audit_path, actor, "user_updated", username, role=role, entities=entities, active=active)
+            if not active:
+                end_sessions(cur, username)
+        audit.record(store, actor, "user_updated", username, cur=cur, role=role, entities=entities, active=active)
 
 
 def list_users(store: Store) -> list[dict[str, object]]:
@@ -136,52 +197,64 @@ def list_users(store: Store) -> list[dict[str, object]]:
     cur = store.cursor()
     rows = cur.execute("SELECT username, display_name, role, entities, active, failed_attempts, locked_until, "
                        "created_at FROM app_user ORDER BY username").fetchall()
+    cur.close()
     keys = ("username", "display_name", "role", "entities", "active", "failed_attempts", "locked_until", "created_at")
     return [dict(zip(keys, row)) for row in rows]
 
 
 def get_user(store: Store, username: str) -> User | None:
-    """An active user by name (used for identity-provider sign-in, where the provider checked the password)."""
-    ensure_schema(store)
-    row = store.cursor().execute(
-        "SELECT username, display_name, role, entities FROM app_user WHERE username = ? AND active",
-        [username]).fetchone()
+    """An active user by name: one indexed query (each page run checks its user with it)."""
+    if not 0 < len(username) <= MAX_USERNAME:
+        return None
+    cur = store.cursor()
+    try:
+        row = cur.execute("SELECT username, display_name, role, entities FROM app_user WHERE username = ? AND active",
+                          [username]).fetchone()
+    finally:
+        cur.close()
     return _row_user(row) if row else None
 
 
 def sign_in(store: Store, username: str, password: str, *, max_failures: int = 5, lockout_minutes: int = 15,
             now: dt.datetime | None = None) -> SignInResult:
-    """Check a password; after `max_failures` wrong ones in a row the account is locked for a while."""
-    ensure_schema(store)
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """Check a password; after `max_failures` failed attempts in a row the account is locked for a while.
+
+    Every attempt costs one password hash check and one write (under the store's write lock, counted with
+    one `UPDATE ... SET failed_attempts = failed_attempts + 1`), and every refusal gets the same answer,
+    whether the password was wrong, the user unknown or the account locked: nothing tells them apart.
+    """
+    now = now or now_utc()
+    name = username if valid_username(username) else ""
     cur = store.cursor()
-    row = cur.execute(
-        "SELECT username, display_name, role, entities, password_hash, failed_attempts, locked_until, active "
-        "FROM app_user WHERE username = ?", [username]).fetchone()
-    cur.close()
-    if row is None or not row[7] or row[4] is None:
-        _verify(_DUMMY_HASH, password)
-        audit.record(store.audit_path, username or "?", "sign_in_failed", username, reason="unknown_user")
-        return SignInResult(None, "bad_credentials")
-    locked_until = row[6]
-    if locked_until is not None and locked_until > now:
-        audit.record(store.audit_path, username, "sign_in_failed", username, reason="locked")
-        return SignInResult(None, "locked", locked_until)
-    if not _verify(str(row[4]), password):
-        failures = int(row[5]) + 1
-        lock = now + dt.timedelta(minutes=lockout_minutes) if failures >= max_failures else None
-        with store.transaction() as tx:
-            tx.execute("UPDATE app_user SET failed_attempts = ?, locked_until = ? WHERE username = ?",
-                       [0 if lock else failures, lock, username])
-        audit.record(store.audit_path, username, "sign_in_failed", username, reason="bad_password",
-                     locked=lock is not None)
-        return SignInResult(None, "locked" if lock else "bad_credentials", lock)
+    try:
+        row = cur.execute("SELECT password_hash FROM app_user WHERE username = ? AND active",
+                          [name]).fetchone()
+    finally:
+        cur.close()
+    stored_hash = str(row[0]) if row and row[0] else None
+    matches = _verify(stored_hash or _DUMMY_HASH, password[:MAX_PASSWORD]) and stored_hash is not None \
+        and len(password) <= MAX_PASSWORD
     with store.transaction() as tx:
-        tx.execute("UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = ?", [username])
-        if _HASHER.check_needs_rehash(str(row[4])):
-            tx.execute("UPDATE app_user SET password_hash = ? WHERE username = ?", [_HASHER.hash(password), username])
-    audit.record(store.audit_path, username, "sign_in", username)
-    return SignInResult(_row_user(row))
+        signed = None
+        if matches:
+            signed = tx.execute(
+                "UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = ? AND active "
+                "AND (locked_until IS NULL OR locked_until <= ?) RETURNING username, display_name, role, entities",
+                [name, now]).fetchone()
+        if signed is not None:
+            if _HASHER.check_needs_rehash(str(stored_hash)):
+                tx.execute("UPDATE app_user SET password_hash = ? WHERE username = ?", [_HASHER.hash(password), name])
+            audit.record(store, name, "sign_in", name, cur=tx)
+            return SignInResult(_row_user(signed))
+        counted = tx.execute(
+            "UPDATE app_user SET failed_attempts = failed_attempts + 1, locked_until = CASE "
+            "WHEN failed_attempts + 1 >= ? AND (locked_until IS NULL OR locked_until <= ?) THEN ? "
+            "ELSE locked_until END WHERE username = ? RETURNING failed_attempts, locked_until",
+            [max_failures, now, now + dt.timedelta(minutes=lockout_minutes), name]).fetchone()
+        reason = "unknown_user" if counted is None else "locked" if matches else "bad_password"
+        locked = bool(counted and counted[1] is not None and counted[1] > now)
+        audit.record(store, username or "?", "sign_in_failed", username, cur=tx, reason=reason, locked=locked)
+    return SignInResult(None, "bad_credentials")
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -211,4 +284,3 @@ def scope_for(user: User | None) -> AccessScope:
     if user is None:
         return AccessScope(entities=frozenset(), actor="anonymous")
     return user.scope
-

@@ -1,17 +1,43 @@
-"""Backups: the database file, the archived uploads and the audit trail, each with its sha256."""
+"""Backups: the database file (with its audit trail) and the archived uploads, in a signed manifest of checksums.
+
+The manifest is signed (HMAC-SHA256) with the database's secret, which is not in the backup: keep a copy of
+`<db>.secret` apart from the backups. A restore checks the signature, that every path stays inside the
+backup and the target (no `..`, no absolute path, no link), that every file in the backup is listed and
+every listed file matches its checksum; it copies into a temporary folder beside the target, checks the
+copies again, and only then swaps them in. Nothing of the target is touched when any check fails.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+import os
 import shutil
-from pathlib import Path
+import stat
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from kpi import audit
+from kpi.archive import archive_dir_for
 from kpi.store import Store
 
 MANIFEST = "manifest.json"
+FORMAT = 2
+DATABASE = "parasat.duckdb"
+ARCHIVE = "archive"
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_FILES = 1_000_000
+
+
+class BackupError(ValueError):
+    """A backup that must not be restored, with every reason found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""))
+        self.problems = problems
 
 
 def _sha256(path: Path) -> str:
@@ -22,8 +48,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _signature(secret: bytes, manifest: dict[str, Any]) -> str:
+    body = json.dumps({k: v for k, v in manifest.items() if k != "signature"}, sort_keys=True, ensure_ascii=True)
+    return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+
+
 def backup(store: Store, out_dir: Path) -> dict[str, Any]:
-    """Copy a consistent snapshot (after a checkpoint) into `out_dir` with a manifest of checksums."""
+    """Copy a consistent snapshot (after a checkpoint) into `out_dir` with a signed manifest of checksums."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty")
@@ -31,54 +62,138 @@ def backup(store: Store, out_dir: Path) -> dict[str, Any]:
         cur.execute("SELECT 1")
     store.cursor().execute("CHECKPOINT")
     files: dict[str, str] = {}
-    shutil.copy2(store.db_path, out_dir / "parasat.duckdb")
-    files["parasat.duckdb"] = _sha256(out_dir / "parasat.duckdb")
-    if store.audit_path.exists():
-        shutil.copy2(store.audit_path, out_dir / "audit.jsonl")
-        files["audit.jsonl"] = _sha256(out_dir / "audit.jsonl")
+    shutil.copy2(store.db_path, out_dir / DATABASE)
+    files[DATABASE] = _sha256(out_dir / DATABASE)
     if store.archive_dir.exists():
         for source in sorted(store.archive_dir.rglob("*")):
-            if source.is_file() and not source.name.startswith("."):
-                relative = Path("archive") / source.relative_to(store.archive_dir)
+            if source.is_file() and not source.is_symlink() and not source.name.startswith("."):
+                relative = PurePosixPath(ARCHIVE, *source.relative_to(store.archive_dir).parts)
                 (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, out_dir / relative)
                 files[str(relative)] = _sha256(out_dir / relative)
-    manifest = {"created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "source": str(store.db_path), "files": files}
+    manifest: dict[str, Any] = {"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                                "source": str(store.db_path), "key_id": audit.key_id(store.secret), "files": files}
+    manifest["signature"] = _signature(store.secret, manifest)
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
 
 
-def verify_backup(backup_dir: Path) -> list[str]:
-    """The files of a backup whose checksum does not match its manifest (or that are missing)."""
-    manifest = json.loads((backup_dir / MANIFEST).read_text(encoding="utf-8"))
-    bad = []
-    for name, expected in manifest["files"].items():
-        path = backup_dir / name
-        if not path.exists() or _sha256(path) != expected:
-            bad.append(name)
-    return bad
+def _safe_relative(name: object) -> PurePosixPath | None:
+    """A manifest entry as a path that stays inside its folder: the database, or a file under archive/."""
+    if not isinstance(name, str) or not 0 < len(name) <= 512 or "\\" in name or "\x00" in name or ":" in name:
+        return None
+    path = PurePosixPath(name)
+    if path.is_absolute() or any(part in ("", ".", "..") for part in name.split("/")):
+        return None
+    if name == DATABASE or (path.parts[0] == ARCHIVE and len(path.parts) > 1):
+        return path
+    return None
 
 
-def restore(backup_dir: Path, db_path: Path, *, force: bool = False) -> dict[str, Any]:
-    """Put a verified backup in place of `db_path` (with its archive and audit trail beside it)."""
-    bad = verify_backup(backup_dir)
-    if bad:
-        raise ValueError(f"checksum mismatch: {', '.join(bad)}")
+def _no_links(root: Path, relative: PurePosixPath) -> bool:
+    """Whether the path and every folder on the way to it are real (not symbolic links), the last a regular file."""
+    current = root
+    for part in relative.parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return False
+        if stat.S_ISLNK(mode):
+            return False
+    return stat.S_ISREG(mode)
+
+
+def _read_manifest(backup_dir: Path) -> dict[str, Any]:
+    path = backup_dir / MANIFEST
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BackupError([f"{MANIFEST} is missing, a link or too large"])
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError([f"{MANIFEST} is unreadable ({type(exc).__name__})"]) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BackupError([f"{MANIFEST} lists no files"])
+    return manifest
+
+
+def verify_backup(backup_dir: Path, secret: bytes | None = None) -> list[str]:
+    """Every reason not to restore a backup (empty when it is sound); with `secret`, the signature is checked too."""
+    try:
+        manifest = _read_manifest(backup_dir)
+    except BackupError as exc:
+        return exc.problems
+    problems: list[str] = []
+    if secret is not None:
+        signature = manifest.get("signature")
+        if not isinstance(signature, str) or not audit.same_text(signature, _signature(secret, manifest)):
+            problems.append("the manifest's signature does not match this database's secret (altered, unsigned, or "
+                            "another installation's backup)")
+    files: dict[str, Any] = manifest["files"]
+    if len(files) > MAX_FILES:
+        return [*problems, "the manifest lists too many files"]
+    if DATABASE not in files:
+        problems.append(f"the manifest does not list {DATABASE}")
+    for name, expected in files.items():
+        relative = _safe_relative(name)
+        if relative is None:
+            problems.append(f"unsafe path {str(name)[:120]!r}")
+        elif not _no_links(backup_dir, relative):
+            problems.append(f"{name}: missing, a link, or not a regular file")
+        elif not isinstance(expected, str) or _sha256(backup_dir / relative) != expected:
+            problems.append(f"{name}: checksum mismatch")
+    for path in sorted(backup_dir.rglob("*")):
+        relative_name = path.relative_to(backup_dir).as_posix()
+        if relative_name == MANIFEST or (path.is_dir() and not path.is_symlink()):
+            continue
+        if relative_name not in files:
+            problems.append(f"{relative_name}: not in the manifest")
+    return problems
+
+
+def restore(backup_dir: Path, db_path: Path, *, force: bool = False, secret: bytes | None = None) -> dict[str, Any]:
+    """Put a verified backup in place of `db_path` and its archive; the secret is the target's, or given."""
+    secret = secret or audit.load_secret(db_path, create=False)
+    if secret is None:
+        raise BackupError([f"no secret to check the backup's signature: put the secret file at "
+                           f"{audit.secret_path(db_path)} or pass it with --secret"])
+    problems = verify_backup(backup_dir, secret)
+    if problems:
+        raise BackupError(problems)
     if db_path.exists() and not force:
         raise FileExistsError(f"{db_path} exists; pass --force to replace it")
-    manifest: dict[str, Any] = json.loads((backup_dir / MANIFEST).read_text(encoding="utf-8"))
+    manifest = _read_manifest(backup_dir)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    archive_dir = db_path.with_suffix(".archive")
-    audit_path = db_path.with_suffix(".audit.jsonl")
-    for stale in (db_path.with_name(db_path.name + ".wal"),):
-        stale.unlink(missing_ok=True)
-    shutil.copy2(backup_dir / "parasat.duckdb", db_path)
-    if (backup_dir / "audit.jsonl").exists():
-        shutil.copy2(backup_dir / "audit.jsonl", audit_path)
-    for name in manifest["files"]:
-        if name.startswith("archive/"):
-            target = archive_dir / Path(name).relative_to("archive")
+    staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=db_path.parent))
+    try:
+        for name, expected in manifest["files"].items():
+            relative = _safe_relative(name)
+            assert relative is not None  # verified above
+            target = staging.joinpath(*relative.parts)
+            if staging.resolve() not in target.resolve().parents:
+                raise BackupError([f"unsafe path {name!r}"])
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(backup_dir / name, target)
+            shutil.copyfile(backup_dir.joinpath(*relative.parts), target)
+            if _sha256(target) != expected:  # the backup changed while it was being read
+                raise BackupError([f"{name}: changed during the restore"])
+        _swap(staging, db_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    secret_file = audit.secret_path(db_path)
+    if not secret_file.exists():
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secret.hex() + "\n")
     return manifest
+
+
+def _swap(staging: Path, db_path: Path) -> None:
+    """Move the checked copies into place: the archive folder whole, then the database file (atomic rename)."""
+    archive = archive_dir_for(db_path)
+    staged_archive = staging / ARCHIVE
+    if archive.exists():  # the replaced archive goes with the staging folder
+        os.replace(archive, staging / "replaced-archive")
+    if staged_archive.exists():
+        os.replace(staged_archive, archive)
+    db_path.with_name(db_path.name + ".wal").unlink(missing_ok=True)
+    os.replace(staging / DATABASE, db_path)

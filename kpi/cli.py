@@ -213,6 +213,9 @@ def cmd_users(args: argparse.Namespace) -> int:
                 auth.set_password(store, args.username, args.password or getpass.getpass("Password: "), actor="cli")
             elif args.action == "disable":
                 auth.update_user(store, args.username, active=False, actor="cli")
+            elif args.action == "unlock":
+                auth.unlock(store, args.username or "", actor="cli")
+                print(t("security.unlocked", _lang(args), username=args.username))
         except auth.AuthError as exc:
             print(str(exc), file=sys.stderr)
             return 2
@@ -233,9 +236,33 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     with open_store(args.db) as store:
         manifest = backup(store, Path(args.out))
-        audit.record(store.audit_path, "cli", "backup", str(args.out), files=len(manifest["files"]))
+        audit.record(store, "cli", "backup", str(args.out), files=len(manifest["files"]))
     print(t("cli.backup_written", _lang(args), path=args.out, count=len(manifest["files"])))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from kpi import audit
+    from kpi.service import open_store
+
+    lang = _lang(args)
+    with open_store(args.db) as store:
+        if args.action == "list":
+            events = audit.read(store, limit=args.limit)
+            if args.json:
+                _print_json(events)
+            else:
+                for event in events:
+                    print(f"{event['seq']:>7} {event['at']} {event['actor'][:24]:24} {event['action']:18} "
+                          f"{(event['subject'] or '')[:60]}")
+            return 0
+        verdict = audit.verify(store)
+    if args.json:
+        _print_json({"ok": verdict.ok, "events": verdict.checked, "first_bad": verdict.first_bad,
+                     "problem": verdict.problem, "message": verdict.message(lang)})
+    else:
+        print(verdict.message(lang), file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if verdict.ok else 1
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -244,8 +271,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     path, _ = resolve_db_path(args.db)
     try:
-        manifest = restore(Path(args.backup_dir), path, force=args.force)
-    except (ValueError, FileExistsError) as exc:
+        secret = None
+        if args.secret:
+            secret = bytes.fromhex(Path(args.secret).read_text(encoding="ascii").strip())
+        manifest = restore(Path(args.backup_dir), path, force=args.force, secret=secret)
+    except (ValueError, OSError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     print(t("cli.restored", _lang(args), path=str(path), count=len(manifest["files"])))
@@ -353,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("users", "List users, or add one, set a password, or disable one (roles: analyst, officer, admin).",
             cmd_users)
-    p.add_argument("action", nargs="?", choices=["list", "add", "passwd", "disable"], default="list")
+    p.add_argument("action", nargs="?", choices=["list", "add", "passwd", "disable", "unlock"], default="list")
     p.add_argument("username", nargs="?")
     p.add_argument("--db", help="database file")
     p.add_argument("--role", choices=["analyst", "officer", "admin"], default="analyst")
@@ -361,14 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="the password (asked for when omitted)")
     p.add_argument("--json", action="store_true")
 
-    p = add("backup", "Copy the database, the archived uploads and the audit trail, with checksums.", cmd_backup)
+    p = add("backup", "Copy the database (with its audit trail) and the archived uploads, with a signed manifest of "
+            "checksums (keep the secret file apart).", cmd_backup)
     p.add_argument("--db", help="database file")
     p.add_argument("--out", required=True, help="an empty or new folder")
 
-    p = add("restore", "Put a backup in place after checking every checksum.", cmd_restore)
+    p = add("audit", "Verify the audit trail (exit 1 naming the first bad event) or list its events.", cmd_audit)
+    p.add_argument("action", nargs="?", choices=["verify", "list"], default="verify")
+    p.add_argument("--db", help="database file")
+    p.add_argument("--limit", type=int, default=50, help="list: the newest N events")
+    p.add_argument("--json", action="store_true")
+
+    p = add("restore", "Put a backup in place after checking its signature, every path and every checksum.",
+            cmd_restore)
     p.add_argument("backup_dir", help="a folder written by `backup`")
     p.add_argument("--db", help="database file to restore into (default: the app's)")
     p.add_argument("--force", action="store_true", help="replace an existing database")
+    p.add_argument("--secret", help="the database's secret file (default: the one beside the target database); "
+                   "the backup's manifest must be signed with it")
 
     p = add("sample", "Regenerate the deterministic sample returns.", cmd_sample)
     p.add_argument("--out", default="data/sample", help="folder to write into")

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from kpi import parsing
 from kpi.catalogue import (
     Catalogue,
     EvidenceRule,
@@ -145,15 +146,11 @@ def check_deadline(rule: EvidenceRule, row: EvidenceRow) -> FailedRule | None:
 def check_audit_years(rule: EvidenceRule, row: EvidenceRow, year: int) -> FailedRule | None:
     """Audit reports are attached for each of the preceding years."""
     wanted = {year - i for i in range(1, (rule.years or 0) + 1)}
-    given = {int(part) for part in _split_years(row.audit_years or "")}
+    given = set(parsing.years(row.audit_years))  # strict: '²' or '٢٠٢٣' is no year, and never an exception
     missing = sorted(wanted - given)
     if missing:
         return FailedRule(rule.id, "missing", _rule_params(rule, missing=", ".join(map(str, missing))))
     return None
-
-
-def _split_years(text: str) -> list[str]:
-    return [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip().isdigit()]
 
 
 def check_signatory(rule: EvidenceRule, row: EvidenceRow, required: str | None) -> FailedRule | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from kpi import parsing
 from kpi.catalogue import LANGUAGES, Catalogue, Entity, Registry, parse_period, tasks_for_entity
 from kpi.i18n import t
 
@@ -213,7 +214,7 @@ def parse_evidence(
             # One pass for the usual row: empty cells and plain counts (the reader gives numbers as floats).
             counts: list[int | None] = [
                 0 if raw == "" or raw is None
-                else int(raw) if type(raw) is float and raw >= 0 and raw.is_integer()
+                else int(raw) if type(raw) is float and 0 <= raw <= parsing.MAX_COUNT and raw.is_integer()
                 else _count(raw)
                 for raw in values[first:first + MONTHS]
             ]
@@ -234,8 +235,10 @@ def _blank_none(value: Any) -> Any:
 
 
 def _dotted(text: str) -> dt.date:
-    day, month, year = text.split(".")
-    return dt.date(int(year), int(month), int(day))
+    day, month, year = (parsing.digits(part, max_digits=4) for part in text.split("."))
+    if day is None or month is None or year is None:
+        raise ValueError(text)
+    return dt.date(year, month, day)
 
 
 def _count(raw: Any) -> int | None:
@@ -243,8 +246,4 @@ def _count(raw: Any) -> int | None:
         return 0
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, (int, float)) and float(raw).is_integer() and raw >= 0:
-        return int(raw)
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
-    return None
+    return parsing.whole_number(raw, maximum=parsing.MAX_COUNT)  # ASCII digits, bounded; never raises

@@ -73,7 +73,7 @@ def set_target(store: Store, metric: str, year: int, value: float, *, actor: str
         cur.execute(
             "INSERT OR REPLACE INTO kpi_target VALUES (?, ?, ?, 'analyst', ?, now())", [metric, year, value, actor]
         )
-    audit.record(store.audit_path, actor, "target_set", metric, year=year, value=value)
+        audit.record(store, actor, "target_set", metric, cur=cur, year=year, value=value)
 
 
 def load_sample(store: Store, sample_dir: Path | None = None) -> int:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     default_language: str = Field("kk", description="Language of the interface when none is chosen.")
     login_max_failures: int = Field(5, description="Wrong passwords in a row before an account is locked.")
     login_lockout_minutes: int = Field(15, description="How long a locked account stays locked.")
+    session_idle_minutes: int = Field(
+        480, ge=5, le=30 * 24 * 60, description="A signed-in session (kept across reloads and tabs by a cookie) "
+        "ends after this many minutes without use.")
     admin_password: SecretStr | None = Field(
         None, description="Password of the first admin, created on first run; when unset one is generated "
         "and printed once to the server log.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from kpi import audit
 from kpi.archive import Archive, archive_dir_for
 from kpi.catalogue import Catalogue, load_catalogue
 
@@ -64,6 +66,17 @@ CREATE TABLE IF NOT EXISTS kpi_target (
     set_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (metric, year)
 );
+CREATE TABLE IF NOT EXISTS audit_event (
+    seq BIGINT PRIMARY KEY,
+    recorded_at VARCHAR NOT NULL,
+    actor VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    subject VARCHAR,
+    detail VARCHAR NOT NULL,
+    prev VARCHAR NOT NULL,
+    hash VARCHAR NOT NULL,
+    mac VARCHAR NOT NULL
+);
 CREATE OR REPLACE VIEW current_return AS
     SELECT * FROM return_version
     QUALIFY row_number() OVER (PARTITION BY entity_code, period ORDER BY version DESC) = 1;
@@ -85,6 +98,13 @@ class AccessScope:
 
 
 FULL_ACCESS = AccessScope()
+# Open stores by the path of their older JSON-lines audit trail, so `audit.record(store.audit_path, ...)` still works.
+_OPEN: weakref.WeakValueDictionary[Path, Store] = weakref.WeakValueDictionary()
+
+
+def open_store_for_audit_path(path: Path) -> Store | None:
+    """The open store whose (older) audit trail path this is, if any."""
+    return _OPEN.get(path.resolve())
 
 
 class Store:
@@ -96,9 +116,10 @@ class Store:
         if not read_only:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.db_path), read_only=read_only)
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # re-entrant: an older-style audit call inside a transaction waits for nothing
         if not read_only:
             self._migrate()
+        _OPEN[self.audit_path.resolve()] = self
 
     @property
     def archive_dir(self) -> Path:
@@ -110,7 +131,18 @@ class Store:
 
     @property
     def audit_path(self) -> Path:
+        """The JSON-lines trail of older versions (imported into the `audit_event` table once)."""
         return self.db_path.with_suffix(".audit.jsonl")
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The key of the audit trail and backup manifests: a file beside the database, created on first run."""
+        # A database copied without its secret gets a new one so that it keeps working; its older events then
+        # fail verification (the key fingerprint in `meta` names the original), which is the honest verdict.
+        secret = audit.load_secret(self.db_path, create=not self.read_only)
+        if secret is None:
+            raise RuntimeError(f"{audit.secret_path(self.db_path)} is missing or unreadable")
+        return secret
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the shared connection: one per thread or session."""
@@ -151,7 +183,15 @@ class Store:
         if not seeded:
             seed_guide_targets(cur, load_catalogue())
             cur.execute("INSERT INTO meta VALUES ('guide_targets_seeded', '1')")
+        if not cur.execute("SELECT 1 FROM meta WHERE key = ?", [audit.KEY_ID]).fetchone():
+            # First run: the secret is created beside the database (a later loss is reported, never papered over).
+            secret = audit.load_secret(self.db_path, create=True)
+            cur.execute("INSERT INTO meta VALUES (?, ?)", [audit.KEY_ID, audit.key_id(secret or b"")])
+        imported = cur.execute("SELECT 1 FROM meta WHERE key = ?", [audit.IMPORTED_KEY]).fetchone()
         cur.close()
+        if not imported:
+            with self.transaction() as tx:
+                audit.import_jsonl(tx, self.secret, self.audit_path)
 
     def data_version(self) -> str:
         """A token that changes whenever accepted data or targets change (for cache keys)."""

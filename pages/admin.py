@@ -32,8 +32,9 @@ with users_tab:
                  key="admin_users_table")
     with st.form("admin_add_user", clear_on_submit=True):
         st.markdown(f"**{ui.text('admin.add_user')}**")
-        username = st.text_input(ui.text("auth.username"), key="admin_new_username")
-        password = st.text_input(ui.text("auth.password"), type="password", key="admin_new_password")
+        username = st.text_input(ui.text("auth.username"), key="admin_new_username", max_chars=auth.MAX_USERNAME)
+        password = st.text_input(ui.text("auth.password"), type="password", key="admin_new_password",
+                                 max_chars=auth.MAX_PASSWORD)
         role = st.selectbox(ui.text("admin.role"), auth.ROLES, key="admin_new_role",
                             format_func=lambda r: t(f"role.{r}", lang))
         entities = st.multiselect(ui.text("admin.entities"), [e.code for e in reg.entities], key="admin_new_entities",
@@ -43,13 +44,21 @@ with users_tab:
                 auth.create_user(store, username.strip(), password, role, entities=entities, actor=user.username)
                 st.success(ui.text("admin.user_added", username=username))
             except auth.AuthError as exc:
-                st.error(str(exc))
+                st.error(ui.plain(exc))
     with st.form("admin_disable_user"):
         target = st.selectbox(ui.text("auth.username"), [u["username"] for u in auth.list_users(store)],
                               key="admin_disable_username")
         if st.form_submit_button(ui.text("admin.disable")) and target != user.username:
             auth.update_user(store, str(target), active=False, actor=user.username)
             st.success(ui.text("admin.user_disabled", username=target))
+    locked = [str(u["username"]) for u in auth.list_users(store) if u["failed_attempts"] or u["locked_until"]]
+    if locked:
+        with st.form("admin_unlock_user"):
+            st.markdown(f"**{ui.text('security.unlock_title')}**")
+            chosen = st.selectbox(ui.text("auth.username"), locked, key="admin_unlock_username")
+            if st.form_submit_button(ui.text("security.unlock")):
+                auth.unlock(store, str(chosen), actor=user.username)
+                st.success(ui.text("security.unlocked", username=chosen))
 
 with targets_tab:
     st.dataframe(localised(pd.DataFrame(list_targets(store))), hide_index=True, width="stretch",
@@ -72,12 +81,16 @@ with registry_tab:
     st.caption(" · ".join(f"{ui.text(f'type.{t}')}: {n}" for t, n in counts.items()))
 
 with audit_tab:
-    events = pd.DataFrame(audit.read(store.audit_path))
-    st.caption(ui.text("admin.audit_intact" if audit.verify(store.audit_path) else "admin.audit_broken"))
+    verdict = audit.verify(store)
+    if verdict.ok:
+        st.caption(verdict.message(lang))
+    else:
+        st.error(verdict.message(lang), icon=":material/gpp_bad:")
+    events = pd.DataFrame(audit.read(store, limit=5000))
     if events.empty:
         ui.empty_state("admin.no_events")
     else:
-        events = events[["at", "actor", "action", "subject", "detail"]].iloc[::-1]
+        events = events[["seq", "at", "actor", "action", "subject", "detail"]].iloc[::-1]
         events["detail"] = events["detail"].astype(str)
         st.dataframe(localised(events), hide_index=True, width="stretch", key="admin_audit_table")
         ui.downloads(None, events, "audit", key="admin_audit_export")

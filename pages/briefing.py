@@ -85,11 +85,11 @@ for number, slide in enumerate(plan.slides, start=1):
     with st.expander(f"{number}. {slide.title}", expanded=number <= 2):
         for line in (slide.subtitle, *slide.lines, slide.badge):
             if line:
-                st.caption(line)
+                st.caption(ui.plain(line))
         for chart in slide.charts:
-            st.markdown(f"**{chart.caption}**")
+            st.markdown(f"**{ui.plain(chart.caption)}**")
             st.dataframe(chart.preview_rows(), hide_index=True)
         if slide.finding:
-            st.info(slide.finding)
+            st.info(ui.plain(slide.finding))
         if slide.table is not None:
             st.dataframe(slide.table.preview_rows(), hide_index=True)

@@ -52,7 +52,7 @@ if cell is not None:
     if chosen is not None:
         with st.container(border=True, key="compliance_evidence"):
             st.markdown(f"**{ui.text('compliance.evidence')}: {reg.entity_by_code[chosen.entity].name(lang)}**")
-            st.markdown("\n".join(f"- **{label}:** {value}"
+            st.markdown("\n".join(f"- **{label}:** {ui.plain(value)}"  # officers' text, shown as text
                                    for label, value in comp.evidence_details(chosen, cat, lang).items()))
 
 st.subheader(ui.text("compliance.scores"))

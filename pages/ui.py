@@ -3,7 +3,11 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 
 from __future__ import annotations
 
+import json
+import re
 import runpy
+import shutil
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -13,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from kpi import audit, auth, drill, export, views
+from kpi import audit, auth, drill, export, sessions, views
 from kpi.catalogue import ENTITY_TYPES, LANGUAGES, Catalogue, Entity, Registry, load_catalogue, load_registry
 from kpi.engine import KpiEngine
 from kpi.i18n import t
@@ -59,69 +63,142 @@ def identity_provider_configured() -> bool:
         return False
 
 
+SESSION_KEY = "_session_id"
+COOKIE_TOKEN_KEY = "_cookie_token"
+COOKIE_CLEAR_KEY = "_cookie_clear"
+SESSION_ENDED_KEY = "_session_ended"
+
+
 def signed_in_user() -> auth.User | None:
-    """The user of this session: from the local sign-in form, or from the identity provider's e-mail."""
+    """The user of this session, as `refresh_user` found it in the store at the start of this run."""
     user = st.session_state.get(USER_KEY)
+    return cast(auth.User, user) if user is not None else None
+
+
+def _session_cookie() -> str | None:
+    """The session id the browser sent with this tab's connection (an HttpOnly cookie), if any."""
+    try:
+        value = st.context.cookies.get(sessions.COOKIE)
+    except Exception:  # noqa: BLE001 - no browser connection (tests, scripts): no cookie
+        return None
+    return str(value) if value else None
+
+
+def refresh_user() -> auth.User | None:
+    """Check the signed-in user against the store, once per run (one indexed query).
+
+    A session signed in with the form (or restored from the cookie after a reload, a new tab or a link)
+    must still be live; otherwise the user must still be active. A user disabled or signed out elsewhere is
+    signed out here on the next click, and a changed role or entity list applies at once.
+    """
+    store, settings = get_store(), get_settings()
+    session_id = st.session_state.get(SESSION_KEY)
+    held = signed_in_user()
+    user: auth.User | None = None
+    if session_id:
+        user = sessions.resolve(store, str(session_id), idle_minutes=settings.session_idle_minutes)
+    elif held is not None:  # signed in through the identity provider (or set up so by a test)
+        user = auth.get_user(store, held.username)
+    else:
+        cookie = _session_cookie()
+        user = sessions.resolve(store, cookie, idle_minutes=settings.session_idle_minutes) if cookie else None
+        if user is not None:
+            st.session_state[SESSION_KEY] = cookie
+    if user is None and (session_id or held is not None):
+        _forget_session()
+        st.session_state[SESSION_ENDED_KEY] = True
+    if user is None and identity_provider_configured() and getattr(st.user, "is_logged_in", False):
+        user = _identity_provider_user(store)
     if user is not None:
-        return cast(auth.User, user)
-    if identity_provider_configured() and getattr(st.user, "is_logged_in", False):
-        email = str(st.user.get("email", ""))
-        found = auth.get_user(get_store(), email)
-        if found is not None:
-            st.session_state[USER_KEY] = found
-            audit.record(get_store().audit_path, found.username, "sign_in", found.username, via="oidc")
-        return found
-    return None
+        st.session_state[USER_KEY] = user
+    return user
+
+
+def _identity_provider_user(store: Store) -> auth.User | None:
+    """The Parasat user of the identity provider's e-mail, given a session of its own."""
+    found = auth.get_user(store, str(st.user.get("email", ""))[:auth.MAX_USERNAME + 1])
+    if found is not None:
+        _start_session(found)
+        audit.record(store, found.username, "sign_in", found.username, via="oidc")
+    return found
+
+
+def _start_session(user: auth.User) -> None:
+    """Forget what the session held before, open a session record and hand its cookie to the browser."""
+    discard_batch()
+    for key in [k for k in st.session_state if not str(k).startswith("$$")]:
+        if key not in (LANGUAGE_KEY, INITIAL_QUERY_KEY):
+            del st.session_state[key]
+    session_id = sessions.start(get_store(), user.username, idle_minutes=get_settings().session_idle_minutes)
+    st.session_state[USER_KEY] = user
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state[COOKIE_TOKEN_KEY] = sessions.handoff(session_id)
+
+
+def _forget_session() -> None:
+    """Clear everything this browser session held but its language and link; the next run clears the cookie."""
+    discard_batch()
+    kept = {k: st.session_state[k] for k in (LANGUAGE_KEY, CHOSEN_LANGUAGE_KEY, INITIAL_QUERY_KEY)
+            if k in st.session_state}
+    st.session_state.clear()
+    st.session_state.update(kept)
+    st.session_state[COOKIE_CLEAR_KEY] = True
 
 
 def sign_in(username: str, password: str) -> auth.SignInResult:
     """Check a password against the local user store; on success the session belongs to that user."""
     settings = get_settings()
-    outcome = auth.sign_in(get_store(), username, password, max_failures=settings.login_max_failures,
-                           lockout_minutes=settings.login_lockout_minutes)
+    outcome = auth.sign_in(get_store(), username[:auth.MAX_USERNAME + 1], password[:auth.MAX_PASSWORD + 1],
+                           max_failures=settings.login_max_failures, lockout_minutes=settings.login_lockout_minutes)
     if outcome.user is not None:
-        for key in [k for k in st.session_state if not str(k).startswith("$$")]:
-            if key not in (LANGUAGE_KEY, INITIAL_QUERY_KEY):
-                del st.session_state[key]
-        st.session_state[USER_KEY] = outcome.user
+        _start_session(outcome.user)
     return outcome
 
 
 def sign_out() -> None:
-    """End the session's sign-in and forget everything it held (filters, caches keyed by it stay keyed)."""
+    """End the session everywhere (every tab and device using its cookie) and forget what it held."""
     user = signed_in_user()
-    if user is not None:
-        audit.record(get_store().audit_path, user.username, "sign_out", user.username)
-    language = st.session_state.get(LANGUAGE_KEY)
-    st.session_state.clear()
-    if language:
-        st.session_state[LANGUAGE_KEY] = language
+    session_id = st.session_state.get(SESSION_KEY)
+    if user is not None and session_id:
+        sessions.end(get_store(), str(session_id), actor=user.username)
+    elif user is not None:
+        audit.record(get_store(), user.username, "sign_out", user.username)
+    _forget_session()
     if identity_provider_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
+
+
+def _cookie_request(method: str, token: str = "") -> None:
+    """Ask the browser to fetch the session route, which sets or clears the HttpOnly cookie."""
+    body = json.dumps(token)
+    st.html(f"<script>fetch({json.dumps(sessions.ROUTE)}, {{method: {json.dumps(method)}, body: {body}, "
+            "credentials: 'same-origin'}).catch(() => null);</script>", unsafe_allow_javascript=True)
 
 
 def sign_in_form() -> None:
     """The sign-in screen: the identity provider's button when configured, else the local form."""
     page_header(text("auth.title"), text("auth.caption"))
+    if st.session_state.pop(COOKIE_CLEAR_KEY, False):
+        _cookie_request("DELETE")
+    if st.session_state.pop(SESSION_ENDED_KEY, False):
+        st.info(text("security.session_ended"), icon=":material/logout:")
     if identity_provider_configured():
         st.button(text("auth.sso"), on_click=st.login, type="primary", key="signin_sso")
         if getattr(st.user, "is_logged_in", False):
-            st.error(text("auth.not_provisioned", email=str(st.user.get("email", ""))))
+            st.error(text("auth.not_provisioned", email=str(st.user.get("email", ""))[:auth.MAX_USERNAME]))
         return
     with st.form("signin_form", border=True):
-        username = st.text_input(text("auth.username"), key="signin_username", autocomplete="username")
+        username = st.text_input(text("auth.username"), key="signin_username", autocomplete="username",
+                                 max_chars=auth.MAX_USERNAME)
         password = st.text_input(text("auth.password"), type="password", key="signin_password",
-                                 autocomplete="current-password")
+                                 autocomplete="current-password", max_chars=auth.MAX_PASSWORD)
         submitted = st.form_submit_button(text("auth.submit"), type="primary")
     if submitted:
         outcome = sign_in(username.strip(), password)
         if outcome.user is not None:
             st.rerun()
-        elif outcome.reason == "locked":
-            until = outcome.locked_until.strftime("%H:%M") if outcome.locked_until else ""
-            st.error(text("auth.locked", until=until))
-        else:
-            st.error(text("auth.bad_credentials"))
+        else:  # one answer to every refusal: nothing tells a wrong password from an unknown or locked account
+            st.error(text("security.refused"))
 
 
 def account_box() -> None:
@@ -130,15 +207,21 @@ def account_box() -> None:
     if user is None:
         return
     with st.sidebar:
+        token = st.session_state.pop(COOKIE_TOKEN_KEY, None)
+        if token:
+            _cookie_request("POST", str(token))
         st.caption(t("auth.signed_in_as", lang(), name=user.display_name, role=t(f"role.{user.role}", lang())))
         st.button(t("auth.sign_out", lang()), on_click=sign_out, key="sign_out", icon=":material/logout:",
                   type="tertiary")
 
 
-def record_export(name: str, fmt: str) -> None:
-    """An export on the audit trail: who took which data out, in which format."""
-    user = signed_in_user()
-    audit.record(get_store().audit_path, user.username if user else "demo", "export", name, format=fmt)
+def record_export(name: str, fmt: str, actor: str | None = None, store: Store | None = None) -> None:
+    """An export on the audit trail: who took which data out, in which format.
+
+    A download's bytes are built when clicked, by the web server outside the session, so the caller names
+    the user and the store as they were when the button was drawn within the session.
+    """
+    audit.record(store or get_store(), actor or current_scope().actor, "export", name, format=fmt)
 
 
 def _close_store(store: Store) -> None:
@@ -153,6 +236,8 @@ def _open_store(db_path: str) -> Store:
     generated = auth.ensure_admin(store, secret)
     if generated:  # printed once, to the server's log, never shown in the app
         print(f"Parasat: first admin created. Username: admin  Password: {generated}", flush=True)
+    sessions.serve(store)
+    sweep_staged_uploads()
     return store
 
 
@@ -379,6 +464,14 @@ def text(key: str, **params: Any) -> str:
     return t(key, lang(), **params)
 
 
+_MARKDOWN_SIGNS = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: CommonMark lets each be escaped
+
+
+def plain(value: object) -> str:
+    """User text made inert inside Markdown: no link, image, emphasis, HTML, emoji or colour directive, one line."""
+    return _MARKDOWN_SIGNS.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def empty_state(message_key: str = "app.no_data", **params: Any) -> None:
     """The explicit 'nothing to show' notice."""
     st.info(text(message_key, **params), icon=":material/info:")
@@ -476,10 +569,11 @@ def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: s
 
 
 def _audited(build: Callable[[], bytes], name: str, fmt: str) -> Callable[[], bytes]:
-    """A download's bytes, built when clicked, with the export put on the audit trail."""
+    """A download's bytes, built when clicked, with the export put on the audit trail under the session's user."""
+    store, actor = get_store(), current_scope().actor  # taken now, in the session; the click is served outside it
 
     def run() -> bytes:
-        record_export(name, fmt)
+        record_export(name, fmt, actor, store)
         return build()
 
     return run
@@ -560,6 +654,8 @@ class UploadBatch:
         self.paths = paths
         self.names = names
         self.report = report
+        # When the browser session ends, its state (and this batch) is dropped: the staged files go with it.
+        self.remove = weakref.finalize(self, shutil.rmtree, folder, True)
 
 
 def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
@@ -605,11 +701,26 @@ def confirm_batch(batch: UploadBatch) -> None:
 
 
 def discard_batch() -> None:
-    import shutil
-
+    """Delete the staged files of the previewed batch (on confirm, discard, sign-out and session end)."""
     held: UploadBatch | None = st.session_state.pop("_upload_batch", None)
     if held is not None:
-        shutil.rmtree(held.folder, ignore_errors=True)
+        held.remove()
+
+
+def sweep_staged_uploads(max_age_hours: float = 12) -> int:
+    """Delete staged upload folders a stopped server left behind; returns how many."""
+    import tempfile
+    import time
+
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob("parasat-upload-*"):
+        try:
+            if folder.is_dir() and not folder.is_symlink() and time.time() - folder.stat().st_mtime > max_age_hours * 3600:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def show_upload_result() -> None:
@@ -622,7 +733,7 @@ def show_upload_result() -> None:
     with st.container(border=True, key="upload_result"):
         st.success(text("upload.saved", count=len(saved)), icon=":material/check_circle:")
         for preview in saved:
-            st.markdown(f"- **{preview.file}** — {preview.entity_name}, "
+            st.markdown(f"- **{plain(preview.file)}** — {preview.entity_name}, "
                         f"{views.period_label(preview.period or '', language) if preview.period else ''}: "
                         f"{preview.status_text} ({text('upload.version', version=preview.version)})")
         if st.button(text("upload.dismiss"), key="upload_dismiss", type="tertiary"):
@@ -635,7 +746,7 @@ def file_preview(preview: views.FilePreview) -> None:
     language = lang()
     icon = ":material/error:" if not preview.accepted else ":material/check_circle:"
     with st.container(border=True, key=f"preview_{abs(hash(preview.file))}"):
-        st.markdown(f"{icon} **{preview.file}** — {preview.status_text}")
+        st.markdown(f"{icon} **{plain(preview.file)}** — {preview.status_text}")
         if not preview.accepted:
             st.error(text("upload.errors", count=len(preview.issues)))
             st.dataframe(preview.issues, hide_index=True, width="stretch")

@@ -17,6 +17,7 @@ with upload_tab:
     files = st.file_uploader(ui.text("upload.drop"), type=["xlsx"], accept_multiple_files=True,
                              key=f"uploader_{st.session_state.get('upload_nonce', 0)}")
     if not files:
+        ui.discard_batch()  # files removed from the uploader: their staged copies go too
         ui.empty_state("upload.nothing_yet")
     else:
         batch = ui.preview_batch([(f.name, f.getvalue()) for f in files])

@@ -99,6 +99,7 @@ def run(page: str | None = None, *, query: dict[str, str] | None = None, state: 
     for name, value in (query or {}).items():
         at.query_params[name] = value
     if user is not None:
+        provision(user)
         at.session_state["_user"] = user
     at.run()
     assert not at.exception, [e.message for e in at.exception]
@@ -111,6 +112,16 @@ def run(page: str | None = None, *, query: dict[str, str] | None = None, state: 
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def provision(user: auth.User) -> None:
+    """Make sure the user exists in the app's store as given (each run checks its user against the store)."""
+    store = _app_store()
+    if auth.get_user(store, user.username) is None:
+        auth.create_user(store, user.username, None, user.role, display_name=user.display_name,
+                         entities=sorted(user.entities))
+    elif auth.get_user(store, user.username) != auth.User(user.username, user.display_name, user.role, user.entities):
+        auth.update_user(store, user.username, role=user.role, entities=sorted(user.entities), actor="test")
 
 
 def texts(at: AppTest) -> list[str]:
@@ -344,6 +355,7 @@ def upload_db(sample_db: Path, tmp_path: Path) -> Iterator[Path]:
     """A private copy of the sample database, so saving an upload does not change what other tests see."""
     copy = tmp_path / "parasat.duckdb"
     shutil.copy(sample_db, copy)
+    shutil.copy(sample_db.with_suffix(".secret"), copy.with_suffix(".secret"))  # the audit trail's key goes with it
     with app_database(copy):
         yield copy
     # back to the shared database for the tests that follow
@@ -410,7 +422,7 @@ def test_sign_in_form_checks_the_password_and_records_it(app_db: Path) -> None:
     at.text_input(key="signin_username").input("reader1")
     at.text_input(key="signin_password").input("wrong password")
     at.button[0].click().run()
-    assert [e.value for e in at.error] == [t("auth.bad_credentials", "en")]
+    assert [e.value for e in at.error] == [t("security.refused", "en")]
     at.text_input(key="signin_username").input("reader1")
     at.text_input(key="signin_password").input("a long enough password")
     at.button[0].click().run()

@@ -21,6 +21,7 @@ import pytest
 from kpi import auth, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.engine import KpiEngine
+from kpi.i18n import t
 from kpi.sample import fill_by_names
 from kpi.service import open_store
 from kpi.settings import get_settings
@@ -375,7 +376,7 @@ def test_an_officer_signs_in_and_sees_only_their_entity(browser_page: Any, serve
         page.locator("input[autocomplete='username']").fill("abai.officer")
         page.locator("input[autocomplete='current-password']").fill("wrong password")
         page.locator("[data-testid='stFormSubmitButton'] button").click()
-        page.get_by_text("Wrong username or password.").wait_for(timeout=30_000)
+        page.get_by_text(t("security.refused", "en")).wait_for(timeout=30_000)
         open_page(page, server, "?lang=en", user="abai.officer", password=OFFICER_PASSWORD)
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Upload" in nav and "Administration" not in nav
@@ -398,5 +399,54 @@ def test_an_analyst_reads_everything_but_cannot_upload_or_administer(browser_pag
         assert "Evidence" in nav and "Briefing pack" in nav
         assert "Upload returns" not in nav and "Administration" not in nav
         assert page.locator("[class*='st-key-tile_']").count() >= 20
+    finally:
+        context.close()
+
+
+def test_staying_signed_in_across_reloads_and_tabs_until_signed_out(browser_page: Any, server: str) -> None:
+    """A reload or a new tab keeps the user signed in (an HttpOnly cookie); signing out in one tab ends the other."""
+    context = browser_page.context.browser.new_context(viewport={"width": WIDTH, "height": 900})
+    try:
+        first = context.new_page()
+        open_page(first, server, "?lang=en", user="reader", password=OFFICER_PASSWORD)
+        deadline = time.monotonic() + 30
+        while not [c for c in context.cookies() if c["name"] == "parasat_session"] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        (cookie,) = [c for c in context.cookies() if c["name"] == "parasat_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        assert first.evaluate("() => document.cookie").find("parasat_session") < 0  # scripts cannot read it
+        response = first.request.get(f"{server}/")
+        assert response.headers["x-frame-options"] == "SAMEORIGIN"
+        assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
+
+        first.reload()
+        settle(first)
+        assert not first.locator("input[autocomplete='username']").count()
+        assert "Administration" not in first.locator("[data-testid='stSidebarNav']").inner_text()
+
+        # exports download for the signed-in browser, and their links give nothing to anyone else
+        open_page(first, server, "group_1?lang=en", user="reader", password=OFFICER_PASSWORD)
+        wait_for_charts(first, 2)
+        with first.expect_download(timeout=90_000) as download:
+            first.locator("[data-testid='stDownloadButton']").get_by_text("CSV", exact=True).first.click()
+        assert Path(download.value.path()).read_bytes().startswith(b"\xef\xbb\xbf")
+        stranger = browser_page.context.browser.new_context()
+        try:
+            assert stranger.request.get(download.value.url).status == 403
+        finally:
+            stranger.close()
+
+        second = context.new_page()  # a new tab, opened on a shared link
+        second.goto(f"{server}/submissions?lang=en")
+        settle(second)
+        assert not second.locator("input[autocomplete='username']").count()
+        assert "/submissions" in second.url
+
+        second.locator("[data-testid='stSidebar']").get_by_role("button", name="Sign out").click()
+        second.wait_for_selector("input[autocomplete='username']", timeout=60_000)
+        first.locator("[data-testid='stSidebarNav']").get_by_text("Overview").click()  # the other tab's next click
+        first.wait_for_selector("input[autocomplete='username']", timeout=60_000)
+        first.reload()
+        first.wait_for_selector("input[autocomplete='username']", timeout=60_000)
     finally:
         context.close()

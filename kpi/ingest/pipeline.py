@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -121,16 +121,19 @@ def ingest_files(
     accepted = [o for o in outcomes if o.data is not None]
     if dry_run or not accepted:
         _plan_versions(store, accepted)
-    else:
-        _write(store, accepted, uploaded_by, submitted_at or {})
-    if not dry_run:
-        audit.record_many(store.audit_path, [
-            audit.Event(uploaded_by, f"upload_{o.status}", o.file,
+        if not dry_run:  # a refused batch changes nothing but its refusal is on record
+            audit.record_many(store, _upload_events(outcomes, uploaded_by))
+    else:  # the trail is written in the transaction that writes the returns
+        _write(store, accepted, uploaded_by, submitted_at or {},
+               lambda cur: audit.record_many(store, _upload_events(outcomes, uploaded_by), cur=cur))
+    return report
+
+
+def _upload_events(outcomes: list[FileOutcome], uploaded_by: str) -> list[audit.Event]:
+    return [audit.Event(uploaded_by, f"upload_{o.status}", o.file,
                         {"sha256": o.sha256, "entity": o.entity, "period": o.period, "version": o.version,
                          "errors": [i.code for i in o.issues]})
-            for o in outcomes
-        ])
-    return report
+            for o in outcomes]
 
 
 def _validated(catalogue: Catalogue, registry: Registry, name: str, raw: dict[str, Any], today: dt.date | None
@@ -211,13 +214,14 @@ def _archive_the_rest(store: Store, outcomes: list[FileOutcome], archived: set[s
 
 
 def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str,
-           submitted_at: Mapping[str, dt.datetime]) -> None:
+           submitted_at: Mapping[str, dt.datetime], on_record: Callable[[Any], Any]) -> None:
     now = dt.datetime.now(dt.UTC)
     with store.transaction() as cur:
         state = _current_state(cur, {(o.entity or "", o.period or "") for o in outcomes})
         _assign_versions(state, outcomes)
         fresh = [o for o in outcomes if o.status != "unchanged"]
         if not fresh:
+            on_record(cur)
             return
         ids = [r[0] for r in cur.execute("SELECT nextval('return_id_seq') FROM range(?)", [len(fresh)]).fetchall()]
         cur.execute(
@@ -236,6 +240,7 @@ def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str,
         )
         _insert(cur, "return_value", _value_columns(ids, fresh))
         _insert_evidence(cur, ids, fresh)
+        on_record(cur)
 
 
 # Measure values and evidence rows run to tens of thousands per batch. Bound as lists, DuckDB converts

@@ -32,6 +32,11 @@ _ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # Parts a parser reads whatever sheet is asked for; worksheets are checked when they are read.
 PACKAGE_PARTS = frozenset({"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
                            "xl/sharedStrings.xml", "xl/styles.xml"})
+# Parts and links the template never has: a link to another workbook or file, a hyperlink, a part outside
+# the package's folders. Such a workbook is refused before any parser reads it.
+_EXTERNAL_REL = re.compile(rb"TargetMode\s*=\s*[\"']External|relationships/(?:hyperlink|externalLink|oleObject)",
+                           re.IGNORECASE)
+_SHEET_NAME_FORBIDDEN = frozenset('/\\?*[]:') | {chr(c) for c in range(32)}
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Limits:
     max_rows: int = 2000
     max_columns: int = 64
     read_sheets: tuple[str, ...] = ("Есеп", "Дәлелдер")
+    max_defined_names: int = 400  # the template defines about fifty
 
 
 @dataclass
@@ -112,7 +118,26 @@ def check_container(data: bytes, limits: Limits) -> tuple[zipfile.ZipFile, dict[
     content_types = parts.get("[Content_Types].xml", b"")
     if any(marker in content_types for marker in MACRO_CONTENT):
         raise Problem("macro")
+    _check_foreign_parts(data, infos, parts, limits)
     return archive, parts
+
+
+def _check_foreign_parts(data: bytes, infos: list[zipfile.ZipInfo], parts: dict[str, bytes], limits: Limits) -> None:
+    """No part outside the package's folders, no link to another workbook or file, no hyperlink, a bounded
+    number of defined names: a return made from the template has none of these."""
+    for info in infos:
+        name = info.filename
+        if name.startswith("/") or "\\" in name or ".." in name.split("/"):
+            raise Problem("bad_part_path", {"part": name[:80]})
+        if name.lower().startswith("xl/externallinks/"):
+            raise Problem("external_link", {"part": name[:80]})
+        if name.endswith(".rels") and _EXTERNAL_REL.search(parts.get(name) or _load_part(data, info)):
+            raise Problem("external_link", {"part": name[:80]})
+    if b"externalLink" in parts.get("[Content_Types].xml", b""):
+        raise Problem("external_link", {"part": "[Content_Types].xml"})
+    names = parts["xl/workbook.xml"].count(b"<definedName ")
+    if names > limits.max_defined_names:
+        raise Problem("too_many_names", {"count": names, "limit": limits.max_defined_names})
 
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra-field lengths at 26 and 28
@@ -314,6 +339,13 @@ def read_workbook(data: bytes, limits: Limits) -> dict[str, Any]:
     sheets, defined = _workbook_structure(parts)
     if len(sheets) > limits.max_sheets:
         raise Problem("too_many_sheets", {"count": len(sheets), "limit": limits.max_sheets})
+    for name, part in sheets:  # Excel allows neither these characters nor a sheet outside xl/worksheets/
+        if not 0 < len(name) <= 31 or _SHEET_NAME_FORBIDDEN.intersection(name):
+            raise Problem("bad_sheet_name", {"name": name[:40]})
+        if not part.startswith("xl/") or ".." in part.split("/"):
+            raise Problem("bad_part_path", {"part": part[:80]})
+    if any(reference.startswith("[") or "[" in reference.split("!")[0] for reference in defined.values()):
+        raise Problem("external_link", {"part": "xl/workbook.xml"})
     readable = {name for name, _part in sheets if name in limits.read_sheets}
     for name, part in sheets:
         if name in readable:

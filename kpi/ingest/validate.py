@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kpi import parsing
 from kpi.catalogue import Catalogue, Entity, Registry, measures_for_entity, parse_period
 from kpi.evidence import EVIDENCE_SHEET, EvidenceRow, parse_evidence
 from kpi.i18n import t
@@ -163,8 +164,8 @@ def _as_count(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        return parsing.digits(value)  # ASCII digits only: '²' passes str.isdigit() and then breaks int()
     return None
 
 
