@@ -124,3 +124,36 @@ def test_a_workbook_with_parts_the_template_never_has_is_refused(store, catalogu
     assert store.cursor().execute("SELECT count(*) FROM return_version").fetchone() == (0,)
     assert not store.archive.shas()  # nothing archived either
     assert ingest_files(store, catalogue, registry, [good]).ok  # the template's own workbook still goes in
+
+
+def test_a_web_hyperlink_in_the_reference_column_is_accepted(store, catalogue, registry, make_return,
+                                                               tmp_path: Path) -> None:
+    """Excel turns an address typed into a cell into a hyperlink by itself; a link to a web page (the
+    project-management system's) is what the reference column is for, so it must not refuse the return."""
+    from kpi.ingest.pipeline import ingest_files
+
+    def web_link(parts: dict[str, bytes]) -> None:
+        parts["xl/worksheets/_rels/sheet2.xml.rels"] = parts["xl/worksheets/_rels/sheet2.xml.rels"].replace(
+            b"</Relationships>", b'<Relationship Id="rIdW" Type="http://schemas.openxmlformats.org/officeDocument/'
+            b'2006/relationships/hyperlink" Target="https://easyproject.gov.kz/issues/4711" TargetMode="External"/>'
+            b"</Relationships>")
+
+    returned = tmp_path / "with-link.xlsx"
+    returned.write_bytes(_rezip(make_return("akimat_abai", "2025Q1").read_bytes(), web_link))
+    assert ingest_files(store, catalogue, registry, [returned], uploaded_by="officer1").ok
+
+
+def test_a_hyperlink_to_a_file_hidden_behind_odd_markup_is_refused(store, catalogue, registry, make_return,
+                                                                   tmp_path: Path) -> None:
+    """A '>' inside an earlier attribute must not hide the file link that follows it."""
+    from kpi.ingest.pipeline import ingest_files
+
+    def hidden_link(parts: dict[str, bytes]) -> None:
+        parts["xl/worksheets/_rels/sheet2.xml.rels"] = parts["xl/worksheets/_rels/sheet2.xml.rels"].replace(
+            b"</Relationships>", b'<Relationship Id="a&gt;>" Type="http://schemas.openxmlformats.org/officeDocument/'
+            b'2006/relationships/hyperlink" Target="file:///etc/passwd" TargetMode="External"/></Relationships>')
+
+    crafted = tmp_path / "hidden.xlsx"
+    crafted.write_bytes(_rezip(make_return("akimat_abai", "2025Q1").read_bytes(), hidden_link))
+    (outcome,) = ingest_files(store, catalogue, registry, [crafted], uploaded_by="officer1").outcomes
+    assert outcome.status == "rejected" and [i.code for i in outcome.issues] == ["external_link"]

@@ -32,10 +32,15 @@ _ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # Parts a parser reads whatever sheet is asked for; worksheets are checked when they are read.
 PACKAGE_PARTS = frozenset({"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
                            "xl/sharedStrings.xml", "xl/styles.xml"})
-# Parts and links the template never has: a link to another workbook or file, a hyperlink, a part outside
-# the package's folders. Such a workbook is refused before any parser reads it.
-_EXTERNAL_REL = re.compile(rb"TargetMode\s*=\s*[\"']External|relationships/(?:hyperlink|externalLink|oleObject)",
-                           re.IGNORECASE)
+# Parts and links the template never has: a link to another workbook or file, an embedded object, a part
+# outside the package's folders. Such a workbook is refused before any parser reads it. A web hyperlink
+# (http or https) is allowed: Excel turns an address typed into the reference column into one by itself.
+_RELATIONSHIP = re.compile(rb"""<(?:\w+:)?Relationship\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
+_EXTERNAL_MODE = re.compile(rb"External", re.IGNORECASE)
+_REL_ATTRIBUTE = re.compile(rb"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_FOREIGN_REL_TYPE = re.compile(rb"relationships/(?:externalLink|oleObject|package|attachedTemplate|frame)\b",
+                               re.IGNORECASE)
+_WEB_TARGET = re.compile(rb"^\s*https?://", re.IGNORECASE)
 _SHEET_NAME_FORBIDDEN = frozenset('/\\?*[]:') | {chr(c) for c in range(32)}
 
 
@@ -131,13 +136,31 @@ def _check_foreign_parts(data: bytes, infos: list[zipfile.ZipInfo], parts: dict[
             raise Problem("bad_part_path", {"part": name[:80]})
         if name.lower().startswith("xl/externallinks/"):
             raise Problem("external_link", {"part": name[:80]})
-        if name.endswith(".rels") and _EXTERNAL_REL.search(parts.get(name) or _load_part(data, info)):
+        if name.endswith(".rels") and _has_foreign_relationship(parts.get(name) or _load_part(data, info)):
             raise Problem("external_link", {"part": name[:80]})
     if b"externalLink" in parts.get("[Content_Types].xml", b""):
         raise Problem("external_link", {"part": "[Content_Types].xml"})
     names = parts["xl/workbook.xml"].count(b"<definedName ")
     if names > limits.max_defined_names:
         raise Problem("too_many_names", {"count": names, "limit": limits.max_defined_names})
+
+
+def _has_foreign_relationship(rels: bytes) -> bool:
+    """Whether a relationships part links to another workbook or file, an object, or anything outside the
+    package other than a web page."""
+    web_links = 0
+    for match in _RELATIONSHIP.finditer(rels):
+        attributes = {key.lower(): double if double is not None else single
+                      for key, double, single in (m.groups() for m in _REL_ATTRIBUTE.finditer(match.group(1)))}
+        rel_type = attributes.get(b"type", b"")
+        if _FOREIGN_REL_TYPE.search(rel_type):
+            return True
+        if attributes.get(b"targetmode", b"").strip().lower() == b"external":
+            if not (rel_type.lower().endswith(b"/hyperlink") and _WEB_TARGET.match(attributes.get(b"target", b""))):
+                return True
+            web_links += 1
+    # Whatever the element scan missed (odd markup) still counts: every "External" must be an allowed web link.
+    return len(_EXTERNAL_MODE.findall(rels)) > web_links
 
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra-field lengths at 26 and 28
