@@ -16,7 +16,7 @@ import streamlit as st
 from kpi import audit, auth, drill, export, views
 from kpi.catalogue import ENTITY_TYPES, LANGUAGES, Catalogue, Entity, Registry, load_catalogue, load_registry
 from kpi.engine import KpiEngine
-from kpi.i18n import t
+from kpi.i18n import agency_time, t
 from kpi.service import engine, open_store
 from kpi.settings import get_settings, resolve_db_path
 from kpi.store import AccessScope, Store
@@ -118,7 +118,7 @@ def sign_in_form() -> None:
         if outcome.user is not None:
             st.rerun()
         elif outcome.reason == "locked":
-            until = outcome.locked_until.strftime("%H:%M") if outcome.locked_until else ""
+            until = agency_time(outcome.locked_until) if outcome.locked_until else ""
             st.error(text("auth.locked", until=until))
         else:
             st.error(text("auth.bad_credentials"))

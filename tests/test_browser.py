@@ -248,7 +248,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     settle(page)
     shoot(page, "upload_preview_en")
     page.get_by_role("button", name="Confirm and save (1)").click()
-    page.get_by_text("Saved 1 file(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("Saved 1 file.", exact=False).wait_for(timeout=60_000)
     settle(page)
     shoot(page, "upload_saved_en")
 
