@@ -395,7 +395,7 @@ def test_an_analyst_reads_everything_but_cannot_upload_or_administer(browser_pag
         page = context.new_page()
         open_page(page, server, "?lang=en", user="reader", password=OFFICER_PASSWORD)
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-        assert "Evidence" in nav and "Briefing pack" in nav
+        assert "Supporting documents" in nav and "Briefing pack" in nav
         assert "Upload returns" not in nav and "Administration" not in nav
         assert page.locator("[class*='st-key-tile_']").count() >= 20
     finally:

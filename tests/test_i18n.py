@@ -83,7 +83,7 @@ def test_hand_written_forms() -> None:
     assert t("cli.sample_written", "en", count=1, path="x") == "1 sample file written to x"
     assert t("cli.ingest_rejected", "ru", file="a.xlsx", count=3) == (
         "ОТКЛОНЁН  a.xlsx: 3 ошибки; в базе ничего не изменилось")
-    assert t("submissions.caption", "ru", days=21).startswith("Отчёт подаётся в течение 21 календарного дня")
+    assert t("submissions.caption", "ru", days=21).startswith("Отчёт представляется в течение 21 календарного дня")
     assert t("compliance.rule.deadline", "ru", elapsed=25, days=10, rule="r").startswith(
         "Срок нарушен: прошло 25 дней")
     assert t("ingest.evidence_text_too_long", "ru", length=1001, limit=1000) == (
