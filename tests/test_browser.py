@@ -276,7 +276,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     page.get_by_text("Open the profile", exact=False).click()
     settle(page, pause=1.2)
     assert "/entity" in page.url and f"entity={ENTITY}" in page.url
-    assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
+    assert page.locator("h2").first.inner_text().strip() == "Akimat of Abai Region"
 
     # back to the group page through the sidebar: the drill path was kept; a breadcrumb steps back up
     page.locator("[data-testid='stSidebarNav']").get_by_text("Project group 2").click()
@@ -382,7 +382,7 @@ def test_an_officer_signs_in_and_sees_only_their_entity(browser_page: Any, serve
         assert page.get_by_text("Officer", exact=False).count() >= 1
         open_page(page, server, f"entity?lang=en&period={prepared['period']}", user="abai.officer",
                   password=OFFICER_PASSWORD)
-        assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
+        assert page.locator("h2").first.inner_text().strip() == "Akimat of Abai Region"
         page.locator("[data-testid='stSidebar']").get_by_role("button", name="Sign out").click()
         page.wait_for_selector("input[autocomplete='username']", timeout=60_000)
     finally:
