@@ -9,6 +9,7 @@ for every chart, and no Material icon name in what a screen reader reads.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -89,11 +90,12 @@ def axe_ready() -> None:
     assert AXE.exists(), f"axe-core is not installed at {AXE}: run `make install-test`"
 
 
-def audit(page: Any, name: str) -> list[str]:
+def audit(page: Any, name: str, owned: dict[str, int]) -> list[str]:
     """Every problem a screen-reader or low-vision user would meet on the open page, as lines."""
     problems = []
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(RUN_AXE, [STREAMLIT_OWNED, DISABLED_WIDGET])
+    owned[name] = found["owned"]
     problems += [f"{name}: axe {v['rule']} ({v['impact']}) at {v['target']}: {v['html']} — {v['why']}"
                  for v in found["kept"] if v["impact"] in ("serious", "critical")]
     levels = page.evaluate(HEADINGS)
@@ -113,10 +115,12 @@ def audit(page: Any, name: str) -> list[str]:
 
 def test_every_page_in_kazakh_passes_axe(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
     axe_ready()
-    page, problems = browser_page, []
+    page, problems, owned = browser_page, [], {}
     for name in browser.PAGES:
         browser.open_page(page, server, f"{name}?lang=kk&period={prepared['period']}")
-        problems += audit(page, name or "overview")
+        problems += audit(page, name or "overview", owned)
+    browser.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (browser.ARTIFACTS / "a11y_streamlit_owned.json").write_text(json.dumps(owned, indent=1), encoding="utf-8")
     assert not problems, "\n".join(problems)
 
 
