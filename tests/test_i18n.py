@@ -43,6 +43,15 @@ def params_for(key: str, count: int) -> dict[str, object]:
     return {name: f"<{name}>" for name in names} | {plural_param(key): count}
 
 
+def test_cldr_categories_by_hand() -> None:
+    """Babel's CLDR rules, against what a grammar book says for 0, 1, 2, 5, 21, 22 (and 11, 12, 111)."""
+    expected = {"ru": ["many", "one", "few", "many", "one", "few"], "en": ["other", "one"] + ["other"] * 4,
+                "kk": ["other", "one"] + ["other"] * 4}
+    for lang, categories in expected.items():
+        assert [plural_category(n, lang) for n in COUNTS] == categories, lang
+    assert [plural_category(n, "ru") for n in (11, 12, 111, 101)] == ["many", "many", "many", "one"]
+
+
 def test_there_are_count_messages() -> None:
     assert len(PLURAL_KEYS) >= 18, PLURAL_KEYS
 
