@@ -13,8 +13,14 @@ test: install-test lint typecheck pytest  ## install what the tests need (Debian
 install:
 	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
 
+# axe-core (npm) for the accessibility test, tests/test_a11y.py; node and npm are on the machine.
+AXE_VERSION ?= 4.14.1
+
 install-test: system-deps
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@test -f .cache/axe/node_modules/axe-core/package.json \
+		&& grep -q '"version": "$(AXE_VERSION)"' .cache/axe/node_modules/axe-core/package.json \
+		|| npm install --no-save --no-audit --no-fund --silent --prefix .cache/axe axe-core@$(AXE_VERSION)
 
 # Debian packages: Chromium for the browser tests and chart export, LibreOffice Impress for briefing PDFs,
 # poppler for rendering them to images, DejaVu fonts for Cyrillic.

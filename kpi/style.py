@@ -5,8 +5,8 @@ from __future__ import annotations
 PRIMARY = "#0B3D6B"  # deep agency blue
 ACCENT = "#C8A24A"  # steppe gold
 BACKGROUND = "#F4F6F9"
-TEXT = "#1B2733"
-MUTED = "#6B7B8C"
+TEXT = "#0D1620"  # as .streamlit/config.toml textColor
+MUTED = "#5B6875"  # 5.7:1 on white, 5.3:1 on BACKGROUND (WCAG AA for text)
 FONT_FAMILY = "Noto Sans, DejaVu Sans, Arial, sans-serif"
 
 STATUS_COLOURS: dict[str, str] = {

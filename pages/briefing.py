@@ -80,7 +80,7 @@ with st.container(horizontal=True):
         except briefing.PdfUnavailable as problem:
             st.error(str(problem), icon=":material/error:")
 
-st.subheader(ui.text("briefing.page.preview", count=len(plan.slides)))
+st.header(ui.text("briefing.page.preview", count=len(plan.slides)))
 for number, slide in enumerate(plan.slides, start=1):
     with st.expander(f"{number}. {slide.title}", expanded=number <= 2):
         for line in (slide.subtitle, *slide.lines, slide.badge):

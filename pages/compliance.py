@@ -42,10 +42,10 @@ if shown.empty:
     ui.empty_state("app.no_entities")
     st.stop()
 
-st.subheader(ui.text("compliance.matrix"))
+st.header(ui.text("compliance.matrix"))
 st.caption(ui.text("compliance.click_hint"))
 ui.chart(comp.matrix_figure(shown, lang), shown, f"compliance_{filters.period}", key="compliance_matrix",
-                   selectable=True)
+                   selectable=True, title=ui.text("compliance.matrix"))
 cell = comp.cell_from_selection(st.session_state.get("compliance_matrix"))
 if cell is not None:
     chosen = next((r for r in results if (r.entity, r.task) == cell), None)
@@ -55,7 +55,7 @@ if cell is not None:
             st.markdown("\n".join(f"- **{label}:** {ui.plain(value)}"  # officers' text, shown as text
                                    for label, value in comp.evidence_details(chosen, cat, lang).items()))
 
-st.subheader(ui.text("compliance.scores"))
+st.header(ui.text("compliance.scores"))
 scores = comp.entity_scores(shown, lang)
 st.dataframe(scores.rename(columns={"entity_name": ui.text("compliance.entity"),
                                     "score": ui.text("compliance.col.score"),
@@ -75,7 +75,7 @@ else:
                                             "evidence_required": ui.text("compliance.col.required")}),
                  hide_index=True, width="stretch")
 
-st.subheader(ui.text("compliance.flags"))
+st.header(ui.text("compliance.flags"))
 flags = comp.flags_frame(_flags(ui.data_version(), ui.current_scope(), filters.period,
                                 get_settings().submission_deadline_days, _cur=ui.cursor()), reg, lang)
 flags = flags[flags["entity"].isin(shown["entity"])]

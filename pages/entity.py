@@ -25,7 +25,7 @@ if profile is None:
     ui.empty_state("app.no_entities")
     st.stop()
 
-st.subheader(profile.name)
+st.header(profile.name)
 st.caption(f"{profile.type_label} · {profile.region_label} · `{code}`")
 ui.status_table(views.entity_kpi_table(profile, lang), ui.text("col.status"),
                 [views.status_colour(s) for s in profile.kpis["status"]], all_rows=True)
@@ -40,7 +40,7 @@ comparison = ui.view("kpi_trend", kpi.id, ui.periods(), lang=lang, within=peers)
 ui.chart(views.entity_trend_figure(profile, kpi, comparison, lang),
          views.entity_history_frame(profile, kpi.id, lang), f"{code}_{kpi.id}", key="entity_trend")
 
-st.subheader(ui.text("entity.returns"))
+st.header(ui.text("entity.returns"))
 returns = views.entity_returns_table(profile, lang)
 if returns.empty:
     ui.empty_state("entity.no_returns")

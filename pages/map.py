@@ -32,7 +32,7 @@ if not region:
     ui.empty_state("map.click_region")
     st.stop()
 
-st.subheader(views.region_label(reg, region, lang))
+st.header(views.region_label(reg, region, lang))
 within = views.population(reg, entity_type=filters.entity_type, region=region)
 ranked = ui.view("ranking", kpi.id, filters.period, "entity", lang=lang, within=within)
 if ranked.empty:

@@ -25,7 +25,7 @@ with st.container(horizontal=True, key="overview_head"):
 
 ui.status_borders(data.tiles)
 for group in data.groups:
-    st.subheader(f"{ui.text('nav.group', number=group.number)} · {views.sentence_case(group.title)}", divider="blue")
+    st.header(f"{ui.text('nav.group', number=group.number)} · {views.sentence_case(group.title)}", divider="blue")
     columns = st.columns(4)
     for index, tile in enumerate(group.tiles):
         with columns[index % 4]:

@@ -36,7 +36,7 @@ rows = table[table["status"].isin(shown or list(views.SUBMISSION_STATUSES))]
 ui.status_table(views.export_frame(rows, views.SUBMISSION_COLUMNS, lang), ui.text("col.status"),
                 [views.SUBMISSION_COLOURS[s] for s in rows["status"]])
 
-st.subheader(ui.text("submissions.versions"))
+st.header(ui.text("submissions.versions"))
 versions = ui.view("submission_versions", filters.period, lang=lang, within=ui.population())
 if versions.empty:
     ui.empty_state("submissions.no_versions")

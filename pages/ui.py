@@ -3,6 +3,7 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import runpy
@@ -485,9 +486,7 @@ def page_header(title: str, caption: str | None = None) -> None:
 
 def status_badge(status: str, label: str) -> None:
     colour = {"met": "green", "at_risk": "orange", "missed": "red", "monitoring": "blue"}.get(status, "gray")
-    icon = {"met": ":material/check_circle:", "at_risk": ":material/warning:", "missed": ":material/cancel:",
-            "monitoring": ":material/visibility:"}.get(status, ":material/remove:")
-    st.badge(label, color=colour, icon=icon)  # type: ignore[arg-type]
+    st.badge(label, color=colour)  # type: ignore[arg-type]  # no icon: a badge's icon name is read aloud
 
 
 def kpi_tile(tile: views.KpiTile) -> None:
@@ -533,20 +532,32 @@ def status_table(frame: pd.DataFrame, column: str, colours: Sequence[str], *, ke
     st.dataframe(styled, hide_index=True, width="stretch", height=height, key=key)
 
 
-def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False) -> str | None:
-    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`."""
+def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False,
+          title: str | None = None) -> str | None:
+    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`.
+
+    Screen readers get a text alternative: the chart's title (or `title`) and how many values it shows.
+    """
     config = {"displaylogo": False, "responsive": True,
               "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
               "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
     event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
                             on_select="rerun" if selectable else "ignore", selection_mode="points")
-    downloads(figure, data, name, key=key)
+    downloads(figure, data, name, key=key, description=chart_description(figure, data, title))
     if selectable and event is not None:
         return drill.key_from_selection(cast(Mapping[str, Any], event))
     return None
 
 
-def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: str) -> None:
+def chart_description(figure: go.Figure, data: pd.DataFrame, title: str | None = None) -> str:
+    """What a screen reader says for a chart: its title and how many values its table holds."""
+    shown = title or str(figure.layout.title.text or "")
+    shown = " ".join(re.sub(r"<[^>]+>", " ", shown).split())
+    return text("a11y.chart", title=shown, count=len(data))
+
+
+def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: str,
+              description: str | None = None) -> None:
     """A row of download buttons; images are rendered only when clicked, through the shared Kaleido server."""
     language = lang()
     with st.container(horizontal=True, gap="small", key=f"dl_{key}"):
@@ -566,6 +577,12 @@ def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: s
                            key=f"{key}_csv", on_click="ignore", icon=":material/table:", type="tertiary")
         if figure is not None and (export.chromium_path() is None or export.image_export_failed()):
             st.caption(t("export.modebar_hint", language))
+        if description:  # read by screen readers, not shown (WCAG 1.1.1 text alternative for the chart)
+            st.html(f'<p class="parasat-chart-alt" style="{SCREEN_READER_ONLY}">{html.escape(description)}</p>')
+
+
+SCREEN_READER_ONLY = ("position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;"
+                      "clip:rect(0,0,0,0);white-space:nowrap;border:0")
 
 
 def _audited(build: Callable[[], bytes], name: str, fmt: str) -> Callable[[], bytes]:
@@ -595,7 +612,7 @@ def breadcrumbs(path: drill.DrillPath, *, root_label: str, key: str) -> int | No
     crumbs = drill.crumbs(path, lambda s: views.key_label(reg, s.level, s.key, language), root_label)
     clicked = None
     with st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"crumbs_{key}"):
-        st.markdown(f":material/account_tree: **{t('drill.you_are_here', language)}:**")
+        st.markdown(f"**{t('drill.you_are_here', language)}:**")  # no icon: markdown icon names are read aloud
         for index, (label, depth) in enumerate(crumbs):
             last = index == len(crumbs) - 1
             if st.button(views.shorten(label, 48), key=f"{key}_crumb_{depth}", type="tertiary" if last else "secondary",
@@ -744,9 +761,8 @@ def show_upload_result() -> None:
 def file_preview(preview: views.FilePreview) -> None:
     """One file's verdict: its errors cell by cell, or what saving it will change."""
     language = lang()
-    icon = ":material/error:" if not preview.accepted else ":material/check_circle:"
     with st.container(border=True, key=f"preview_{abs(hash(preview.file))}"):
-        st.markdown(f"{icon} **{plain(preview.file)}** — {preview.status_text}")
+        st.markdown(f"**{plain(preview.file)}** — {preview.status_text}")  # no icon: its name would be read aloud
         if not preview.accepted:
             st.error(text("upload.errors", count=len(preview.issues)))
             st.dataframe(preview.issues, hide_index=True, width="stretch")

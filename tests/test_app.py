@@ -191,7 +191,7 @@ def test_overview_shows_twenty_tiles_with_the_engines_values(app_db: Path, lates
     for kpi in catalogue.kpis:
         assert tiles[kpi.id].value == views.fmt(values[kpi.id].value, kpi.unit, lang), kpi.id
         assert tiles[kpi.id].label == f"{kpi.id} · {kpi.short(lang)}"
-    headings = [h.value for h in at.subheader]
+    headings = [h.value for h in at.header]
     assert len(headings) == 4 and all(t("nav.group", lang, number=n) in h for n, h in enumerate(headings, 1))
 
 
@@ -302,7 +302,7 @@ def test_group_three_universities_start_at_regions(app_db: Path) -> None:
 
 def test_entity_profile_lists_its_kpis_returns_and_rank(app_db: Path, latest: str) -> None:
     at = run("pages/entity.py", query={"lang": "en"}, state={"entity_code": "akimat_abai"})
-    assert at.subheader[0].value == load_registry().entity_by_code["akimat_abai"].name("en")
+    assert at.header[0].value == load_registry().entity_by_code["akimat_abai"].name("en")
     kpi_table = at.dataframe[0].value
     assert list(kpi_table["KPI"])[:2] == ["G1.K1", "G1.K2"]
     assert all(" of " in r or r == "—" for r in kpi_table["Rank"])
@@ -318,7 +318,7 @@ def test_map_page_colours_regions_and_lists_a_clicked_regions_entities(app_db: P
     assert {r.code for r in load_registry().regions} <= codes
     at.session_state["map_region"] = "almaty"
     at.run()
-    assert at.subheader[0].value == load_registry().region_by_code["almaty"].name("ru")
+    assert at.header[0].value == load_registry().region_by_code["almaty"].name("ru")
     ranking = plotly_figures(at)[-1]["data"][0]
     assert {row[0] for row in ranking["customdata"]} <= {e.code for e in load_registry().entities
                                                           if e.region == "almaty" and e.type == "university"}
@@ -476,7 +476,7 @@ def test_compliance_page_shows_matrix_scores_and_flags(app_db: Path, latest: str
     at = run("pages/compliance.py", query={"lang": "ru"})
     charts = at.get("plotly_chart")
     assert len(charts) == 1
-    assert [s.value for s in at.subheader] == [t("compliance.matrix", "ru"), t("compliance.scores", "ru"),
+    assert [s.value for s in at.header] == [t("compliance.matrix", "ru"), t("compliance.scores", "ru"),
                                               t("compliance.flags", "ru")]
     results = compliance(_app_store().cursor(), load_catalogue(), load_registry(), latest)
     weakest = min(compliance_scores(results).items(), key=lambda item: (item[1], item[0]))

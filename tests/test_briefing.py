@@ -234,7 +234,7 @@ def test_national_pack(cursor: Any, engine: KpiEngine, catalogue: Catalogue, reg
         assert text == (f"G2.K1 rose from {pct('60.0')} in Q3 2025 to {pct('70.0')} in Q4 2025 against a target "
                         f"of {pct('75.0')}; lowest: Abai Region ({pct('60.0')}); highest: Astana ({pct('90.0')}).")
     else:
-        assert text == (f"G2.K1 көрсеткіші өсті: {pct('60,0')} (III 2025) → {pct('70,0')} (IV 2025), нысана — "
+        assert text == (f"G2.K1 көрсеткіші өсті: {pct('60,0')} (III 2025) → {pct('70,0')} (IV 2025), нысаналы мәні — "
                         f"{pct('75,0')}; ең төмені: Абай облысы ({pct('60,0')}); ең жоғарысы: Астана қаласы "
                         f"({pct('90,0')}).")
     g2k1 = next(s for s, k in zip(prs.slides, kinds) if k == "G2.K1")
@@ -310,7 +310,7 @@ def test_entity_pack(cursor: Any, engine: KpiEngine, catalogue: Catalogue, regis
                                          "(no target set).")
     else:
         assert finding(prs, "G2.K1") == (f"G2.K1 көрсеткіші өсті: {pct('50,0')} (III 2025) → {pct('60,0')} "
-                                         f"(IV 2025), нысана — {pct('75,0')}.")
+                                         f"(IV 2025), нысаналы мәні — {pct('75,0')}.")
 
 
 def test_compliance_slide_only_with_a_provider(cursor: Any, engine: KpiEngine) -> None:

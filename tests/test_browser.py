@@ -249,7 +249,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     settle(page)
     shoot(page, "upload_preview_en")
     page.get_by_role("button", name="Confirm and save (1)").click()
-    page.get_by_text("Saved 1 file(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("Saved 1 file.", exact=False).wait_for(timeout=60_000)
     settle(page)
     shoot(page, "upload_saved_en")
 
@@ -277,7 +277,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     page.get_by_text("Open the profile", exact=False).click()
     settle(page, pause=1.2)
     assert "/entity" in page.url and f"entity={ENTITY}" in page.url
-    assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
+    assert page.locator("h2").first.inner_text().strip() == "Akimat of Abai Region"
 
     # back to the group page through the sidebar: the drill path was kept; a breadcrumb steps back up
     page.locator("[data-testid='stSidebarNav']").get_by_text("Project group 2").click()
@@ -383,7 +383,7 @@ def test_an_officer_signs_in_and_sees_only_their_entity(browser_page: Any, serve
         assert page.get_by_text("Officer", exact=False).count() >= 1
         open_page(page, server, f"entity?lang=en&period={prepared['period']}", user="abai.officer",
                   password=OFFICER_PASSWORD)
-        assert page.locator("h3").first.inner_text().strip() == "Akimat of Abai Region"
+        assert page.locator("h2").first.inner_text().strip() == "Akimat of Abai Region"
         page.locator("[data-testid='stSidebar']").get_by_role("button", name="Sign out").click()
         page.wait_for_selector("input[autocomplete='username']", timeout=60_000)
     finally:
@@ -396,7 +396,7 @@ def test_an_analyst_reads_everything_but_cannot_upload_or_administer(browser_pag
         page = context.new_page()
         open_page(page, server, "?lang=en", user="reader", password=OFFICER_PASSWORD)
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-        assert "Evidence" in nav and "Briefing pack" in nav
+        assert "Supporting documents" in nav and "Briefing pack" in nav
         assert "Upload returns" not in nav and "Administration" not in nav
         assert page.locator("[class*='st-key-tile_']").count() >= 20
     finally:

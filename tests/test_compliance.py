@@ -301,7 +301,7 @@ def test_flags_table_in_three_languages(check, store, catalogue, registry, flags
 
     check("akimat_abai", "2025Q1", {"G1.P1.T2": proven_doc(signatory="Басқа лауазымды тұлға")})
     raw = formalism_flags(store.cursor(), catalogue, registry, KpiEngine(catalogue, registry), "2025Q1")
-    for lang, word in (("kk", "қол қойған"), ("ru", "подписано"), ("en", "signed below")):
+    for lang, word in (("kk", "қол қойған"), ("ru", "подписан"), ("en", "signed below")):
         table = comp.flags_frame(raw, registry, lang)
         row = table[table["flag"] == "signatory_below_level"].iloc[0]
         assert word in row["message"].lower()
