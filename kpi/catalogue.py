@@ -55,6 +55,7 @@ class Measure(Frozen):
     help: Text | None = None
     direction: str | None = None
     stock: bool = False  # a state at the quarter's end (a total, a flag), not a running sum from January
+    optional: bool = False  # added after PARASAT-4.2026.2: a blank or absent cell means "not reported"
 
 
 class Formula(Frozen):
@@ -156,10 +157,13 @@ class ReturnRule(Frozen):
 
 
 class EvidenceRule(Frozen):
-    """A numeric rule of the guide that a task's evidence must pass: cadence, deadline, audit years, signatory."""
+    """A rule of the guide that a task's evidence must pass: cadence, deadline, audit years, signatory, yearly
+    renewal of a document, or every one of a return's counted people covered (part equal to whole).
+
+    `tasks` lists task ids; an entry ending in `*` names every task whose id starts with what precedes it."""
 
     id: str
-    kind: Literal["cadence", "deadline", "audit_years", "signatory"]
+    kind: Literal["cadence", "deadline", "audit_years", "signatory", "renewal", "all_covered"]
     tasks: tuple[str, ...] | Literal["all"]
     text: Text
     per: Literal["month", "quarter", "year"] | None = None
@@ -168,9 +172,17 @@ class EvidenceRule(Frozen):
     working_days: bool = False
     years: int | None = None
     allowed: tuple[str, ...] = ()
+    exempt_doc_types: tuple[str, ...] = ()  # signatory: documents nobody of the body signs (links, videos...)
+    start_doc: str | None = None  # deadline: counted from this document's date (else the row's related date)
+    end_doc: str | None = None  # deadline: up to this document's date (else the latest document's)
+    doc_types: tuple[str, ...] = ()  # renewal: the documents that must be dated in the period's year
+    part: str | None = None  # all_covered: the return's measure that must equal `whole`
+    whole: str | None = None
 
     def applies_to(self, task_id: str) -> bool:
-        return self.tasks == "all" or task_id in self.tasks
+        if self.tasks == "all":
+            return True
+        return any(task_id == t or (t.endswith("*") and task_id.startswith(t[:-1])) for t in self.tasks)
 
 
 class Catalogue(Frozen):
@@ -201,9 +213,14 @@ class Catalogue(Frozen):
                 raise ValueError(f"rule {rule.id} uses unknown measures {missing}")
         task_ids = {t.id for t in self.tasks}
         for evidence_rule in self.evidence_rules:
-            unknown = [] if evidence_rule.tasks == "all" else [t for t in evidence_rule.tasks if t not in task_ids]
+            unknown = [] if evidence_rule.tasks == "all" else [
+                t for t in evidence_rule.tasks
+                if t not in task_ids and not (t.endswith("*") and any(i.startswith(t[:-1]) for i in task_ids))]
             if unknown:
                 raise ValueError(f"evidence rule {evidence_rule.id} names unknown tasks {unknown}")
+            for measure in (evidence_rule.part, evidence_rule.whole):
+                if measure is not None and measure not in known:
+                    raise ValueError(f"evidence rule {evidence_rule.id} uses unknown measure {measure}")
         return self
 
     @cached_property

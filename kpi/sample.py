@@ -28,7 +28,17 @@ from kpi.catalogue import (
     tasks_for_entity,
 )
 from kpi.evidence import COLUMNS as EVIDENCE_COLUMNS
-from kpi.evidence import EVENT_COLUMNS, EVIDENCE_SHEET, PARTICIPANT_COLUMNS, choice_label
+from kpi.evidence import (
+    DOC_TYPES,
+    DOCUMENT_COLUMNS,
+    DOCUMENT_FIELDS,
+    DOCUMENTS_SHEET,
+    EVENT_COLUMNS,
+    EVIDENCE_SHEET,
+    PARTICIPANT_COLUMNS,
+    _choice_lookup,
+    choice_label,
+)
 from kpi.evidence import FIRST_ROW as EVIDENCE_FIRST_ROW
 from kpi.template import YES_NO, build_template
 
@@ -170,6 +180,9 @@ def fill_by_names(template: bytes, values: dict[str, Any],
 
     `evidence` maps a task id to its evidence fields (see `kpi.evidence.COLUMNS`, plus `events` and
     `participants` as lists of up to twelve monthly counts); rows are found by the task id in column A.
+    A task's documents go to the documents sheet: `documents` as a list of dicts of `DOCUMENT_FIELDS`, or
+    those fields given on the task itself for a single document. Each fills the template's slot of its task
+    and type, else a spare row.
     """
     wb = load_workbook(io.BytesIO(template))
     for name, value in values.items():
@@ -178,8 +191,13 @@ def fill_by_names(template: bytes, values: dict[str, Any],
     if evidence:
         ws = wb[EVIDENCE_SHEET]
         rows = {ws[f"A{r}"].value: r for r in range(EVIDENCE_FIRST_ROW, ws.max_row + 1)}
+        documents: list[tuple[str, dict[str, Any]]] = []
         for task_id, fields in evidence.items():
             row = rows[task_id]
+            single = {name: fields[name] for name in DOCUMENT_FIELDS if name in fields}
+            if single:
+                documents.append((task_id, single))
+            documents += [(task_id, document) for document in fields.get("documents", ())]
             for name, value in fields.items():
                 if name == "events":
                     for col, count in zip(EVENT_COLUMNS, value):
@@ -187,11 +205,32 @@ def fill_by_names(template: bytes, values: dict[str, Any],
                 elif name == "participants":
                     for col, count in zip(PARTICIPANT_COLUMNS, value):
                         ws[f"{col}{row}"] = count
-                else:
+                elif name in EVIDENCE_COLUMNS:
                     ws[f"{EVIDENCE_COLUMNS[name]}{row}"] = value
+        if documents:
+            _fill_documents(wb[DOCUMENTS_SHEET], documents)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _fill_documents(ws: Any, documents: list[tuple[str, dict[str, Any]]]) -> None:
+    types = _choice_lookup("doc", DOC_TYPES)
+    slots = [(r, ws[f"A{r}"].value, types.get(str(ws[f"B{r}"].value or "").strip().lower()))
+             for r in range(EVIDENCE_FIRST_ROW, ws.max_row + 1)]
+    free = [r for r, task, _type in slots if not task]
+    next_free = max((r for r, task, _type in slots if task), default=EVIDENCE_FIRST_ROW - 1) + 1
+    used: set[int] = set()
+    for task_id, fields in documents:
+        wanted = types.get(str(fields.get("doc_type") or "").strip().lower())
+        row = next((r for r, task, kind in slots if task == task_id and kind == wanted and r not in used), None)
+        if row is None:
+            row = next((r for r in free if r not in used and r >= next_free), None) or next_free
+            next_free = row + 1
+        used.add(row)
+        ws[f"A{row}"] = task_id
+        for name, value in fields.items():
+            ws[f"{DOCUMENT_COLUMNS[name]}{row}"] = value
 
 
 def render_values(catalogue: Catalogue, figures: dict[str, int], rng: random.Random, lang: str = "kk") -> dict[str, Any]:

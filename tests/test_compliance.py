@@ -17,20 +17,35 @@ from kpi.engine import KpiEngine
 from kpi.ingest.pipeline import ingest_files
 from kpi.store import Store
 
-DOC = {"status": "Орындалды", "doc_type": "Хаттама", "doc_number": "12-ө", "doc_date": dt.date(2025, 3, 20),
+DOC = {"status": "Орындалды", "doc_number": "12-ө", "doc_date": dt.date(2025, 3, 20),
        "signatory": "Бірінші басшы", "reference": "https://pmis.example/doc/12"}
+DOCUMENT_KEYS = ("doc_type", "doc_number", "doc_date", "signatory", "reference")
 
 
 def proven_doc(**changes: Any) -> dict[str, Any]:
+    """A done task with every document its task requires (filled in by `check`), each as given."""
     return {**DOC, **changes}
+
+
+def with_documents(catalogue, task_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The task's fields with one document per required type, unless the test names its documents itself."""
+    if "documents" in fields or "doc_type" in fields or not any(k in fields for k in DOCUMENT_KEYS):
+        return fields
+    document = {k: fields[k] for k in DOCUMENT_KEYS if k in fields}
+    dates = fields.get("dates", {})
+    rest = {k: v for k, v in fields.items() if k not in DOCUMENT_KEYS and k != "dates"}
+    return {**rest, "documents": [{**document, "doc_type": code, **({"doc_date": dates[code]} if code in dates else {})}
+                                  for code in catalogue.task_field(task_id, "doc_types")]}
 
 
 @pytest.fixture
 def check(store: Store, catalogue, registry, make_return):
     """Ingest one return with the given evidence and give back {task: (status, [failed rule ids])}."""
 
-    def run(entity: str, period: str, evidence: dict[str, dict[str, Any]], **kwargs: Any):
-        path = make_return(entity, period, evidence=evidence, name=f"{entity}-{period}-{len(evidence)}.xlsx")
+    def run(entity: str, period: str, evidence: dict[str, dict[str, Any]], values: dict[str, Any] | None = None,
+            **kwargs: Any):
+        evidence = {task: with_documents(catalogue, task, fields) for task, fields in evidence.items()}
+        path = make_return(entity, period, values, evidence=evidence, name=f"{entity}-{period}-{len(evidence)}.xlsx")
         report = ingest_files(store, catalogue, registry, [path], **kwargs)
         assert report.ok, report.as_dict("en")["rejected"]
         results = compliance(store.cursor(), catalogue, registry, period, entities=[entity])
@@ -47,18 +62,20 @@ def test_working_days_skip_weekends_and_kazakh_holidays() -> None:
 
 
 def test_action_plan_within_ten_working_days_across_a_holiday(check) -> None:
-    # 17 calendar days and 11 weekdays, but only 8 working days: Nauryz falls in between.
+    # 17 calendar days and 11 weekdays, but only 8 working days: Nauryz falls in between. The deadline runs
+    # from the analytical report's date to the action plan's, both documents of the task.
     on_time = check("akimat_abai", "2025Q1", {"G1.P2.T1": proven_doc(
-        doc_date=dt.date(2025, 3, 31), related_date=dt.date(2025, 3, 14))})
+        dates={"analytical_report": dt.date(2025, 3, 14), "plan": dt.date(2025, 3, 31)})})
     assert on_time["G1.P2.T1"] == ("proven", [])
     late = check("akimat_astana", "2025Q2", {"G1.P2.T1": proven_doc(
-        doc_date=dt.date(2025, 4, 3), related_date=dt.date(2025, 3, 14))})
+        dates={"analytical_report": dt.date(2025, 3, 14), "plan": dt.date(2025, 4, 3)})})
     assert late["G1.P2.T1"] == ("late", ["action_plan_within_10_working_days"])
 
 
 def test_deadline_needs_both_dates(check) -> None:
-    got = check("akimat_abai", "2025Q1", {"G1.P2.T2": proven_doc()})
-    assert got["G1.P2.T2"] == ("missing", ["action_plan_within_10_working_days"])
+    # The instruction's approval date is the task row's related date; without it the 3 days cannot be counted.
+    got = check("qp_kmg", "2025Q1", {"G4.P1.T6": proven_doc()})
+    assert got["G4.P1.T6"][1][0] == "staff_acquainted_within_3_days"
 
 
 def test_staff_acquainted_within_three_days(check) -> None:
@@ -71,7 +88,7 @@ def test_staff_acquainted_within_three_days(check) -> None:
 
 
 def test_audit_reports_of_the_last_three_years(check) -> None:
-    deadline = {"related_date": dt.date(2025, 3, 10), "doc_date": dt.date(2025, 3, 17)}
+    deadline = {"dates": {"analytical_report": dt.date(2025, 3, 10), "plan": dt.date(2025, 3, 17)}}
     ok = check("akimat_abai", "2025Q1", {"G1.P2.T9": proven_doc(audit_years="2022, 2023, 2024", **deadline)})
     assert ok["G1.P2.T9"] == ("proven", [])
     short = check("akimat_astana", "2025Q1", {"G1.P2.T9": proven_doc(audit_years="2023, 2024", **deadline)})
@@ -136,7 +153,7 @@ def test_done_needs_a_whole_document(check) -> None:
         "G1.P1.T3": proven_doc(doc_number=None, reference=None),
         "G1.P1.T4": proven_doc(status="Басталған жоқ"),
     })
-    assert got["G1.P1.T3"] == ("missing", ["no_document"])
+    assert got["G1.P1.T3"] == ("missing", ["no_document", "no_document"])  # both the order and the report
     assert got["G1.P1.T4"] == ("missing", ["not_done"])
 
 
@@ -149,12 +166,23 @@ def test_no_return_means_every_task_missing(store, catalogue, registry) -> None:
 
 def test_bad_evidence_cells_are_located(store, catalogue, registry, make_return) -> None:
     path = make_return("akimat_abai", "2025Q1", evidence={
-        "G1.P1.T1": {"status": "Almost", "doc_date": "31.02.2025", "events": [1, -2, 1, 4]},
+        "G1.P1.T1": {"status": "Almost", "events": [1, -2, 1, 4],
+                     "documents": [{"doc_type": "order", "doc_number": "1", "doc_date": "31.02.2025"}]},
+        "G1.P1.T2": {"documents": [{"doc_type": "Бұйрық", "doc_number": "2", "signatory": "Almost the head"},
+                                   {"doc_type": "order", "doc_number": "3"}]},
     })
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    documents = wb["Құжаттар"]
+    spare = documents.max_row + 1  # a further document naming an unknown task
+    documents[f"A{spare}"], documents[f"C{spare}"] = "G9.P9.T9", "7"
+    wb.save(path)
     report = ingest_files(store, catalogue, registry, [path])
-    issues = {(i.code, i.cell) for i in report.outcomes[0].issues}
-    assert issues == {("evidence_bad_choice", "C4"), ("evidence_bad_date", "F4"), ("evidence_bad_count", "L4"),
-                      ("evidence_future_month", "N4")}
+    issues = {(i.code, i.sheet, i.cell) for i in report.outcomes[0].issues}
+    assert issues == {("evidence_bad_choice", "Дәлелдер", "C4"), ("evidence_bad_date", "Құжаттар", "D4"),
+                      ("evidence_bad_count", "Дәлелдер", "G4"), ("evidence_future_month", "Дәлелдер", "I4"),
+                      ("evidence_bad_choice", "Құжаттар", "E6"), ("evidence_unknown_task", "Құжаттар", f"A{spare}")}
 
 
 def test_compliance_score_and_messages(check, store, catalogue, registry) -> None:
@@ -186,7 +214,7 @@ def flags(store: Store, catalogue, registry):
 def test_share_of_100_without_evidence(store, catalogue, registry, make_return, flags) -> None:
     formal = make_return("akimat_abai", "2025Q1", {"subdivisions_total": 9, "subdivisions_analysed": 9})
     real = make_return("akimat_astana", "2025Q1", {"subdivisions_total": 9, "subdivisions_analysed": 9},
-                       evidence={"G1.P1.T1": proven_doc()})
+                       evidence={"G1.P1.T1": with_documents(catalogue, "G1.P1.T1", proven_doc())})
     assert ingest_files(store, catalogue, registry, [formal, real]).ok
     got = flags("2025Q1")
     assert ("akimat_abai", "share_100_without_evidence", "G1.K1") in got
@@ -240,9 +268,9 @@ def test_signature_below_level_flag(check, flags) -> None:
     assert ("akimat_abai", "signatory_below_level", "G1.P1.T2") in flags("2025Q1")
 
 
-def test_compliance_cli_json(tmp_path, make_return) -> None:
+def test_compliance_cli_json(tmp_path, make_return, catalogue) -> None:
     db = tmp_path / "c.duckdb"
-    path = make_return("univ_enu", "2025Q1", evidence={"G3.P4.T1": proven_doc()})
+    path = make_return("univ_enu", "2025Q1", evidence={"G3.P4.T1": with_documents(catalogue, "G3.P4.T1", proven_doc())})
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run([sys.executable, "-m", "kpi", "ingest", "--db", str(db), str(path)], check=True, cwd=root,
@@ -293,7 +321,9 @@ def test_matrix_scores_missing_list_and_evidence_details(check, store, catalogue
     assert comp.cell_from_selection(event) == ("univ_enu", "G3.P5.T1")
     chosen = next(r for r in results if (r.entity, r.task) == ("univ_enu", "G3.P5.T1"))
     details = comp.evidence_details(chosen, catalogue, "en")
-    assert details["Signed by"] == "Another official" and details["Document"].startswith("Protocol · № 12-ө")
+    assert details["Signed by"] == "Another official"
+    assert details["Document"] == ("Certificate (spravka) · № 12-ө · 20.03.2025 · Another official; "
+                                   "Order · № 12-ө · 20.03.2025 · Another official")
 
 
 def test_flags_table_in_three_languages(check, store, catalogue, registry, flags) -> None:

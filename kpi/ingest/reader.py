@@ -45,7 +45,7 @@ class Limits:
     max_sheets: int = 12
     max_rows: int = 2000
     max_columns: int = 64
-    read_sheets: tuple[str, ...] = ("Есеп", "Дәлелдер")
+    read_sheets: tuple[str, ...] = ("Есеп", "Дәлелдер", "Құжаттар")
 
 
 @dataclass
