@@ -335,3 +335,90 @@ def test_flags_table_in_three_languages(check, store, catalogue, registry, flags
         table = comp.flags_frame(raw, registry, lang)
         row = table[table["flag"] == "signatory_below_level"].iloc[0]
         assert word in row["message"].lower()
+
+
+# Several documents per task, signatories, yearly renewals and new hires (issue 14)
+
+
+def test_every_required_document_type_is_needed(check, store, catalogue, registry) -> None:
+    only_order = {"status": "Орындалды", "documents": [{**{k: DOC[k] for k in DOCUMENT_KEYS if k in DOC},
+                                                       "doc_type": "Бұйрық"}]}
+    video_instead = {"status": "Орындалды", "documents": [{**{k: DOC[k] for k in DOCUMENT_KEYS if k in DOC},
+                                                          "doc_type": "Video"}]}
+    got = check("akimat_abai", "2025Q1", {"G1.P1.T1": only_order, "G1.P2.T1": video_instead,
+                                          "G1.P1.T2": proven_doc()})
+    assert got["G1.P1.T1"] == ("missing", ["document_missing"])  # the analytical report is not there
+    assert got["G1.P2.T1"] == ("missing", ["document_missing", "document_missing", "action_plan_within_10_working_days"])
+    assert got["G1.P1.T2"] == ("proven", [])  # the order and the analytical report
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["akimat_abai"])
+                  if r.task == "G1.P1.T1")
+    words = {lang: result.failed[0].message(lang) for lang in ("kk", "ru", "en")}
+    assert "Талдамалық анықтама" in words["kk"] and "Аналитическая справка" in words["ru"]
+    assert "Analytical report" in words["en"]
+
+
+def test_a_document_dated_after_the_period_is_late(check) -> None:
+    got = check("akimat_abai", "2025Q1", {"G1.P1.T1": proven_doc(dates={"order": dt.date(2025, 4, 2)})})
+    assert got["G1.P1.T1"] == ("late", ["document_after_period"])
+
+
+def test_blank_signatory_fails(check, store, catalogue, registry) -> None:
+    got = check("akimat_abai", "2025Q1", {"G1.P1.T1": proven_doc(signatory=None),
+                                          "G3.P1.T2": proven_doc(signatory=None, events=[1, 0, 0])})
+    assert got["G1.P1.T1"] == ("missing", ["signed_by_senior_official"])
+    # A video and its publication are signed by nobody of the body: no signatory needed.
+    assert got["G3.P1.T2"] == ("proven", [])
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["akimat_abai"])
+                  if r.task == "G1.P1.T1")
+    assert "No signatory" in result.failed[0].message("en")
+
+
+def test_collegial_management_body_signs_where_the_guide_allows_it(check) -> None:
+    board = "Алқалы басқару органы"
+    g4 = check("qp_kmg", "2025Q1", {"G4.P1.T1": proven_doc(signatory=board)})
+    assert g4["G4.P1.T1"] == ("proven", [])
+    g1 = check("akimat_abai", "2025Q1", {"G1.P1.T1": proven_doc(signatory="Collegial management body")})
+    assert g1["G1.P1.T1"] == ("missing", ["signed_by_senior_official"])
+
+
+def test_anti_corruption_standard_approved_by_the_first_head(check) -> None:
+    deputy = check("akimat_abai", "2025Q1", {"G2.P8.T1": proven_doc(signatory="Бірінші басшының орынбасары")})
+    assert deputy["G2.P8.T1"] == ("missing", ["signed_by_senior_official"])
+    head = check("akimat_astana", "2025Q1", {"G2.P8.T1": proven_doc(signatory="First head")})
+    assert head["G2.P8.T1"] == ("proven", [])
+
+
+@pytest.mark.parametrize(("entity", "task", "rule"), [
+    ("qp_kmg", "G4.P1.T2", "renewed_every_year"), ("qp_kmg", "G4.P1.T3", "renewed_every_year"),
+    ("qp_kmg", "G4.P1.T4", "renewed_every_year"), ("qp_kmg", "G4.P1.T5", "analysis_of_all_subdivisions_yearly"),
+    ("univ_enu", "G3.P5.T1", "thesis_topics_renewed_yearly"),
+])
+def test_yearly_renewals(check, entity, task, rule) -> None:
+    stale = check(entity, "2025Q4", {task: proven_doc(doc_date=dt.date(2019, 6, 3))})
+    assert stale[task] == ("missing", [rule])  # a 2019 document does not prove the task in 2025
+    fresh = check(entity, "2024Q4", {task: proven_doc(doc_date=dt.date(2024, 2, 12))})
+    assert fresh[task] == ("proven", [])
+
+
+def test_new_hires_acquainted_within_the_same_three_days(check, store, catalogue, registry) -> None:
+    within = proven_doc(related_date=dt.date(2025, 2, 3), doc_date=dt.date(2025, 2, 5))
+    ok = check("qp_kmg", "2025Q1", {"G4.P1.T6": within}, {"staff_total": 90, "staff_hired": 4,
+                                                        "staff_hired_acquainted": 4})
+    assert ok["G4.P1.T6"] == ("proven", [])
+    short = check("qp_ktz", "2025Q1", {"G4.P1.T6": within}, {"staff_total": 90, "staff_hired": 4,
+                                                           "staff_hired_acquainted": 3})
+    assert short["G4.P1.T6"] == ("missing", ["new_hires_acquainted_within_3_days"])
+    unreported = check("qp_samruk_kazyna", "2025Q1", {"G4.P1.T6": within})
+    assert unreported["G4.P1.T6"] == ("missing", ["new_hires_acquainted_within_3_days"])
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["qp_ktz"])
+                  if r.task == "G4.P1.T6")
+    assert result.failed[0].message("ru").startswith("Охвачено: 3 из 4")
+
+
+def test_every_task_requires_document_types(catalogue) -> None:
+    from kpi.evidence import DOC_TYPES
+
+    missing = [t.id for t in catalogue.tasks if not catalogue.task_field(t.id, "doc_types")]
+    assert missing == []
+    assert {d for t in catalogue.tasks for d in catalogue.task_field(t.id, "doc_types")} <= set(DOC_TYPES)
+    assert catalogue.task_field("G2.P8.T1", "signatory") == "first_head"
