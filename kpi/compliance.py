@@ -575,6 +575,10 @@ def evidence_details(result: TaskCompliance, catalogue: Catalogue, lang: str) ->
             t("compliance.field.reference", lang): ", ".join(d.reference for d in row.documents if d.reference) or "—",
             t("compliance.field.events", lang): ", ".join(str(n) for n in row.events if n is not None),
         })
+    doc_types = catalogue.task_field(result.task, "doc_types") or ()
+    filed = {d.doc_type for d in row.documents} if row is not None else set()
+    details[t("compliance.field.required_documents", lang)] = ", ".join(
+        f"{choice_label('doc', code, lang)} {'✓' if code in filed else '✗'}" for code in doc_types) or "—"
     details[t("compliance.field.failed", lang)] = " ".join(f.message(lang) for f in result.failed) or "—"
     return details
 
@@ -586,6 +590,22 @@ def flags_frame(flags: list[Flag], registry: Registry, lang: str) -> pd.DataFram
              "return_id": f.return_id} for f in flags]
     return pd.DataFrame(rows, columns=["entity", "entity_name", "flag", "flag_label", "subject", "message",
                                        "return_id"])
+
+
+def gap_summary(result: TaskCompliance, lang: str) -> str:
+    """What one task lacks, shortly: the documents missing or wrong by their names, else the rule in the guide's
+    words ('G1.P1.T1: Analytical report')."""
+    parts: list[str] = []
+    for failed in result.failed:
+        doc = failed.params.get("doc")
+        if doc:
+            parts.append(choice_label("doc", str(doc), lang))
+        elif isinstance(failed.params.get("_text"), dict):
+            text = failed.params["_text"]
+            parts.append(str(text.get(lang) or text["kk"]))
+        else:
+            parts.append(t(f"compliance.short.{failed.rule}", lang))
+    return f"{result.task}: {', '.join(dict.fromkeys(parts))}"
 
 
 def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngine, *, deadline_days: int = 10,
@@ -606,8 +626,8 @@ def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngin
             status = " · ".join(f"{t(f'compliance.status.{s}', lang)}: {n}" for s, n in counts.items() if n)
             rows.append(ComplianceRow(entity, f"{t('compliance.scores', lang)}: "
                                               f"{format_number(scores[entity], lang, unit='percent')}",
-                                      status, ", ".join(r.task for r in mine[:6]) + ("…" if len(mine) > 6 else ""),
-                                      "gap"))
+                                      status, "; ".join(gap_summary(r, lang) for r in mine[:4])
+                                      + ("…" if len(mine) > 4 else ""), "gap"))
         flags = formalism_flags(cur, catalogue, registry, engine, period, deadline_days=deadline_days,
                                 tasks=results)
         by_code: dict[str, list[Flag]] = {}

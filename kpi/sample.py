@@ -65,6 +65,9 @@ SIZE = {
     "offences_discrediting": {"central_body": (0, 10), "akimat": (0, 12)},
     "managers_moved_unexamined": {"central_body": (0, 2), "akimat": (0, 3)},
     "risks_found": {"central_body": (1, 12), "akimat": (2, 14)},
+    "hidden_services_found": {"central_body": (0, 5), "akimat": (0, 6)},
+    "conflicts_of_interest_found": {"quasi_public": (0, 9)},
+    "staff_hired": {"quasi_public": (10, 600)},
 }
 # Yearly rate of each part against its whole (base for an average entity in 2024).
 RATE = {
@@ -74,6 +77,9 @@ RATE = {
     "school_curricula_with_component": 0.74, "students_trained": 0.27, "theses_anticorruption": 0.09,
     "staff_trained_iso37001": 0.17, "nla_adopted": 0.7, "nla_not_adopted": 0.2,
     "corruption_factors_found": 0.6,
+    "hidden_services_sent": 0.7, "political_officials_liable": 0.25, "political_officials_disciplined": 0.5,
+    "theses_sent_to_state_bodies": 0.3, "conflicts_of_interest_eliminated": 0.75, "staff_acquainted_instruction": 0.93,
+    "staff_hired_acquainted": 0.9, "staff_equated_total": 0.3, "staff_accepted_restrictions": 0.9,
 }
 FORMAL_FAMILIES = {"subdivisions_analysed", "risks_eliminated", "external_recommendations_done",
                    "circumstances_eliminated"}
@@ -122,6 +128,8 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
             continue
         whole = sum(annual.get(m, 0) for m in rule.whole)
         remaining = whole
+        if all(part in annual for part in rule.part):
+            continue  # already drawn as another whole's part; `_clip` keeps it within this one too
         for part in rule.part:
             family = "risks_eliminated" if part.startswith("risks_eliminated_") else part
             base = RATE.get(family, 0.6)
@@ -131,6 +139,7 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
             value = min(remaining, max(0, round(whole * min(1.0, max(0.0, rate + rng.gauss(0, 0.05))))))
             annual[part] = value
             remaining -= value
+    _clip(catalogue, annual)
     for code in codes:
         if code not in annual and kinds[code] == "count":
             whole = annual.get("nla_drafts_examined", 10)
@@ -150,16 +159,7 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
                 figures[code] = value
             else:
                 figures[code] = max(previous.get(code, 0), round(value * share))
-        for rule in catalogue.return_rules:  # keep every part within its whole after rounding
-            if all(m in figures for m in (*rule.part, *rule.whole)):
-                whole = sum(figures[m] for m in rule.whole)
-                excess = sum(figures[m] for m in rule.part) - whole
-                for part in reversed(rule.part):
-                    if excess <= 0:
-                        break
-                    cut = min(excess, figures[part])
-                    figures[part] -= cut
-                    excess -= cut
+        _clip(catalogue, figures)  # keep every part within its whole after rounding
         for code, (adopted, from_quarter) in flags.items():
             figures[code] = int(adopted and quarter >= from_quarter)
         if profile.formal and quarter > 1 and rng.random() < 0.5:
@@ -172,6 +172,24 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
         quarters.append(figures)
         previous = figures
     return quarters
+
+
+def _clip(catalogue: Catalogue, figures: dict[str, int]) -> None:
+    """Cut parts down to their wholes, again until nothing changes (a part may be another part's whole)."""
+    for _ in range(4):
+        changed = False
+        for rule in catalogue.return_rules:
+            if all(m in figures for m in (*rule.part, *rule.whole)):
+                excess = sum(figures[m] for m in rule.part) - sum(figures[m] for m in rule.whole)
+                for part in reversed(rule.part):
+                    if excess <= 0:
+                        break
+                    cut = min(excess, figures[part])
+                    figures[part] -= cut
+                    excess -= cut
+                    changed = True
+        if not changed:
+            return
 
 
 def fill_by_names(template: bytes, values: dict[str, Any],
@@ -322,24 +340,34 @@ def year_evidence(catalogue: Catalogue, registry: Registry, entity: Entity, year
             done_quarter = 5  # never done this year
         month = rng.randint(1, 3)
         doc_date = dt.date(year, 3 * (min(done_quarter, 4) - 1) + month, rng.randint(1, 28))
-        entry: dict[str, Any] = {
-            "done_quarter": done_quarter,
-            "doc_type": rng.choice(doc_types),
-            "doc_number": f"{rng.randint(1, 480)}-{rng.choice(['ө', 'б', 'қ', 'ж'])}",
-            "doc_date": doc_date,
-            "signatory": rng.choices(["first_head", "deputy_head", "chief_of_staff", "other"],
-                                     weights=[6, 3, 2, 0.1 + 0.8 * (1 - care)])[0],
-            "reference": f"https://easyproject.gov.kz/ybb4/{entity.code}/{task.id}/{year}",
-        }
+        levels = ["first_head", "deputy_head", "chief_of_staff", "other"]
+        if entity.type == "quasi_public":
+            levels[2] = "collegial_body"
+        documents = []
+        for doc_type in doc_types:
+            documents.append({
+                "doc_type": doc_type,
+                "doc_number": f"{rng.randint(1, 480)}-{rng.choice(['ө', 'б', 'қ', 'ж'])}",
+                "doc_date": doc_date,
+                "signatory": rng.choices(levels, weights=[6, 3, 2, 0.1 + 0.8 * (1 - care)])[0],
+                "reference": f"https://easyproject.gov.kz/ybb4/{entity.code}/{task.id}/{year}/{doc_type}",
+            })
+            if task.signatory == "first_head" and rng.random() < care + 0.15:
+                documents[-1]["signatory"] = "first_head"
         if profile.formal or rng.random() > care + 0.1:
-            entry["doc_number"] = None  # marked done on paper, no document behind it
-        if task.signatory == "first_head" and rng.random() < care + 0.15:
-            entry["signatory"] = "first_head"
+            documents[-1]["doc_number"] = None  # marked done on paper, a document missing behind it
+        if len(documents) > 1 and rng.random() > care + 0.12:
+            documents.pop(rng.randrange(len(documents)))  # one of the required documents never filed
+        entry: dict[str, Any] = {"done_quarter": done_quarter, "documents": documents}
         for rule in rules:
             if rule.kind == "deadline":
                 allowed = rule.days or 0
                 lag = rng.randint(1, allowed) if rng.random() < care else allowed + rng.randint(2, 8)
-                entry["related_date"] = doc_date - dt.timedelta(days=int(lag * (1.5 if rule.working_days else 1)))
+                start = doc_date - dt.timedelta(days=int(lag * (1.5 if rule.working_days else 1)))
+                entry["related_date"] = start
+                for document in documents:
+                    if rule.start_doc and document["doc_type"] == rule.start_doc:
+                        document["doc_date"] = start
             elif rule.kind == "audit_years":
                 years = [year - 3, year - 2, year - 1]
                 if rng.random() > care:
@@ -389,11 +417,14 @@ def evidence_for_quarter(plan: dict[str, dict[str, Any]], quarter: int, lang: st
             continue
         fields: dict[str, Any] = {"status": choice_label("status", status, lang)}
         if status == "done" or entry.get("ongoing"):
-            for name in ("doc_number", "doc_date", "reference", "related_date", "audit_years"):
+            for name in ("related_date", "audit_years"):
                 if entry.get(name) is not None:
                     fields[name] = entry[name]
-            fields["doc_type"] = choice_label("doc", entry["doc_type"], lang)
-            fields["signatory"] = choice_label("signatory", entry["signatory"], lang)
+            fields["documents"] = [
+                {**{k: v for k, v in document.items() if v is not None},
+                 "doc_type": choice_label("doc", document["doc_type"], lang),
+                 "signatory": choice_label("signatory", document["signatory"], lang)}
+                for document in entry["documents"]]
         if "events" in entry:
             fields["events"] = entry["events"][:months]
             fields["participants"] = entry["participants"][:months]

@@ -347,7 +347,7 @@ def _write_documents_sheet(wb: Workbook, catalogue: Catalogue, tasks: list[Task]
         for letter in ("A", "B"):  # the officer may change a slot's task or type
             ws[f"{letter}{row}"].protection = Protection(locked=False)
             ws[f"{letter}{row}"].fill = _INPUT_FILL
-        ws[f"G{row}"] = task.title(lang)
+        ws[f"G{row}"] = f"{task.title.kk}\n{task.title.ru}"  # the task sheet's own text: one shared string
         ws[f"G{row}"].font = Font(size=9, color="4A5A6A")
         row += 1
     for letter in ("A", "B", "C", "D", "E", "F"):

@@ -120,3 +120,36 @@ def test_existing_database_opens_and_keeps_its_documents(tmp_path: Path) -> None
     assert rows == [(7, "G1.P1.T1", 1, "order", "12-ө", "first_head")]
     with Store(path) as store:  # opened again: copied once, not twice
         assert store.cursor().execute("SELECT count(*) FROM evidence_document").fetchone() == (1,)
+
+
+def test_briefing_compliance_slide_names_the_missing_document(store: Store, catalogue, registry,
+                                                             make_return) -> None:
+    from kpi.briefing import BriefingRequest, plan_briefing, resolve_scope
+    from kpi.compliance import briefing_provider
+
+    order_only = {"status": "done", "documents": [{"doc_type": "order", "doc_number": "5", "signatory": "first_head",
+                                                   "doc_date": "2025-02-03", "reference": "https://pmis.example/5"}]}
+    path = make_return("akimat_abai", "2025Q1", evidence={"G1.P1.T1": order_only})
+    assert ingest_files(store, catalogue, registry, [path]).ok
+    engine = KpiEngine(catalogue, registry)
+    provider = briefing_provider(catalogue, registry, engine)
+    for lang, words in (("kk", "G1.P1.T1: Талдамалық анықтама"), ("ru", "G1.P1.T1: Аналитическая справка"),
+                        ("en", "G1.P1.T1: Analytical report")):
+        request = BriefingRequest(period="2025Q1", scope=resolve_scope("akimat_abai", registry), lang=lang)
+        briefing = plan_briefing(store.cursor(), request, engine, compliance=provider)
+        slide = next(s for s in briefing.slides if s.kind == "compliance")
+        assert slide.table is not None
+        assert slide.table.rows[0][3].startswith(words), slide.table.rows[0]
+
+
+def test_evidence_details_list_required_documents(store: Store, catalogue, registry, make_return) -> None:
+    from kpi.compliance import evidence_details
+
+    order_only = {"status": "done", "documents": [{"doc_type": "order", "doc_number": "5", "signatory": "first_head",
+                                                   "doc_date": "2025-02-03", "reference": "https://pmis.example/5"}]}
+    assert ingest_files(store, catalogue, registry, [make_return("akimat_abai", "2025Q1",
+                                                                 evidence={"G1.P1.T1": order_only})]).ok
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["akimat_abai"])
+                  if r.task == "G1.P1.T1")
+    assert evidence_details(result, catalogue, "en")["Documents the guide requires"] == "Order ✓, Analytical report ✗"
+    assert "Аналитическая справка" in evidence_details(result, catalogue, "ru")["Невыполненные требования"]
