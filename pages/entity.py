@@ -30,6 +30,11 @@ st.caption(f"{profile.type_label} · {profile.region_label} · `{code}`")
 ui.status_table(views.entity_kpi_table(profile, lang), ui.text("col.status"),
                 [views.status_colour(s) for s in profile.kpis["status"]], all_rows=True)
 
+if profile.secondary is not None and not profile.secondary.empty:
+    st.caption(ui.text("kpi.secondary_figures"))
+    st.dataframe(views.secondary_table(profile.secondary, lang), hide_index=True, width="stretch",
+                 key="entity_secondary")
+
 kpi_ids = list(profile.kpis["kpi"])
 ui.page_choice("entity_kpi", "kpi", kpi_ids)
 kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "entity_kpi",

@@ -153,3 +153,28 @@ def test_evidence_details_list_required_documents(store: Store, catalogue, regis
                   if r.task == "G1.P1.T1")
     assert evidence_details(result, catalogue, "en")["Documents the guide requires"] == "Order ✓, Analytical report ✗"
     assert "Аналитическая справка" in evidence_details(result, catalogue, "ru")["Невыполненные требования"]
+
+
+def test_secondary_figures_on_the_entity_profile_and_the_briefing_appendix(store: Store, catalogue, registry,
+                                                                           make_return) -> None:
+    from kpi.briefing import BriefingRequest, plan_briefing, resolve_scope
+    from kpi.views import entity_profile
+
+    paths = [make_return("qp_kmg", "2025Q1", {"conflicts_of_interest_found": 4, "conflicts_of_interest_eliminated": 3,
+                                              "corruption_reports_received": 7}, name="a.xlsx"),
+             make_return("akimat_abai", "2025Q1", {"managers_liable": 5, "managers_disciplined": 4,
+                                                   "political_officials_liable": 4,
+                                                   "political_officials_disciplined": 1}, name="b.xlsx")]
+    assert ingest_files(store, catalogue, registry, paths).ok
+    engine = KpiEngine(catalogue, registry)
+    profile = entity_profile(store.cursor(), engine, "qp_kmg", "2025Q1", ["2025Q1"], lang="en")
+    assert profile is not None and profile.secondary is not None
+    shown = dict(zip(profile.secondary["label"], profile.secondary["value_text"]))
+    assert shown["Share of conflicts of interest eliminated"] == "75.0\u00a0%"
+    assert shown["Corruption reports received"] == "7"
+    assert shown["Share of new hires acquainted within 3 days"] == "—"  # not reported: no value, not zero
+    request = BriefingRequest(period="2025Q1", scope=resolve_scope("akimat_abai", registry), lang="ru")
+    briefing = plan_briefing(store.cursor(), request, engine)
+    rows = [row for s in briefing.slides if s.kind == "appendix" and s.table for row in s.table.rows]
+    political = next(row for row in rows if row[1].startswith("↳ Политические должностные лица"))
+    assert political[0] == "G2.K5" and political[2:5] == ("1", "4", "25,0\u00a0%")
