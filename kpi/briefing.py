@@ -46,7 +46,7 @@ from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, t
 from kpi.store import FULL_ACCESS, AccessScope, Store
 from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
-from kpi.views import metric_label, metric_unit
+from kpi.views import metric_label, metric_unit, sentence_case
 
 ScopeLevel = Literal["national", "entity_type", "region", "entity"]
 SlideKind = Literal["title", "summary", "kpi", "compliance", "appendix"]
@@ -683,7 +683,7 @@ def _kpi_slide(request: BriefingRequest, name: str, brief: KpiBrief) -> Slide:
     subtitle = " · ".join((kpi.id, t(f"unit.{kpi.unit}", lang), t(f"briefing.direction.{kpi.direction}", lang),
                            name, period_label(request.period, lang)))
     badge = f"{_fmt(current.value if current else None, lang, kpi.unit)} · {t('status.' + status, lang)}"
-    return Slide(kind="kpi", title=kpi.title(lang), subtitle=subtitle,
+    return Slide(kind="kpi", title=sentence_case(kpi.title(lang)), subtitle=subtitle,
                  charts=(ranking, trend) if ranking else (trend,), finding=brief.finding, badge=badge,
                  status=status, kpi=kpi.id)
 

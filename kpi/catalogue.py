@@ -321,11 +321,56 @@ class Registry(Frozen):
         return [e for e in self.entities if entity_type is None or e.type == entity_type]
 
 
+ERRATA_PATH = DATA_DIR / "errata.yaml"
+
+
 @lru_cache(maxsize=4)
-def load_catalogue(path: Path = DATA_DIR / "catalogue.yaml") -> Catalogue:
-    """The catalogue file parsed and checked."""
+def load_catalogue(path: Path = DATA_DIR / "catalogue.yaml", errata: Path | None = ERRATA_PATH) -> Catalogue:
+    """The catalogue file parsed and checked, with the errata applied to the texts people read
+    (`errata=None` gives the guide's words as the catalogue keeps them)."""
     with open(path, encoding="utf-8") as fh:
-        return Catalogue.model_validate(yaml.load(fh, Loader=SafeLoader))
+        raw = yaml.load(fh, Loader=SafeLoader)
+    if errata is not None:
+        apply_errata(raw, load_errata(errata))
+    return Catalogue.model_validate(raw)
+
+
+def load_errata(path: Path = ERRATA_PATH) -> list[dict[str, Any]]:
+    """The corrections of `errata.yaml`, in order."""
+    with open(path, encoding="utf-8") as fh:
+        return list((yaml.load(fh, Loader=SafeLoader) or {}).get("errata") or [])
+
+
+def apply_errata(raw: dict[str, Any], errata: list[dict[str, Any]]) -> None:
+    """Apply each correction to the raw catalogue in place; one that no longer matches anything is an error."""
+    for erratum in errata:
+        ids = set(erratum.get("ids") or ())
+        nodes = [raw] if not ids else [n for n in _nodes(raw) if n.get("id") in ids]
+        field, lang = erratum.get("field"), erratum["lang"]
+        texts = [n[field] for n in nodes if isinstance(n.get(field), dict)] if field else \
+            [t for n in nodes for t in _texts(n)]
+        hits = 0
+        for text in texts:
+            value = text.get(lang)
+            if isinstance(value, str) and erratum["find"] in value:
+                text[lang] = value.replace(erratum["find"], erratum["replace"])
+                hits += 1
+        if not hits:
+            raise ValueError(f"erratum {erratum['find']!r} ({lang}) matches no text of the catalogue")
+
+
+def _nodes(node: Any) -> list[dict[str, Any]]:
+    """Every mapping in the raw catalogue (groups, KPIs, projects, tasks, ...)."""
+    if isinstance(node, dict):
+        return [node, *(n for v in node.values() for n in _nodes(v))]
+    if isinstance(node, list):
+        return [n for v in node for n in _nodes(v)]
+    return []
+
+
+def _texts(node: Any) -> list[dict[str, Any]]:
+    """Every text (a mapping with kk, ru and en) inside a raw node."""
+    return [n for n in _nodes(node) if {"kk", "ru", "en"} <= set(n)]
 
 
 @lru_cache(maxsize=4)

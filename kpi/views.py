@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -226,9 +227,21 @@ def metric_label(kpi: Kpi, metric: str, lang: str) -> str:
     return formula.label(lang) if formula.label is not None else key
 
 
+# Abbreviations that stay in capitals when a title in capitals is put in sentence case.
+ACRONYMS = frozenset({"ISO", "ҚР", "СТ", "НҚА", "ЖОО", "ОМО", "ЖАО", "ҚІЖК", "ЖБАЖ", "ЦДИАӨМ", "KPI", "РК", "НПА",
+                      "УПК", "ИСУП", "МЦРИАП", "ЦГО", "МИО"})
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
 def sentence_case(title: str) -> str:
-    """A title in sentence case (the guide writes group and KPI titles in capitals)."""
-    return title[:1] + title[1:].lower() if title.isupper() else title
+    """A title in sentence case (the guide writes group and KPI titles in capitals, abbreviations kept:
+    'ISO 37001 НЕМЕСЕ ҚР СТ 3049-2017 ... ЖОО-ЛАРДЫҢ' → 'ISO 37001 немесе ҚР СТ 3049-2017 ... ЖОО-лардың')."""
+    letters = [ch for ch in title if ch.isalpha()]
+    if not letters or sum(ch.isupper() for ch in letters) < 0.5 * len(letters):
+        return title
+    lowered = _WORD.sub(lambda m: m.group(0) if m.group(0).upper() in ACRONYMS else m.group(0).lower(), title)
+    first = next((i for i, ch in enumerate(lowered) if ch.isalpha()), 0)
+    return lowered[:first] + lowered[first].upper() + lowered[first + 1:]
 
 
 def wrap(text: str, width: int = 70) -> str:

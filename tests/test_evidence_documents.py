@@ -178,3 +178,13 @@ def test_secondary_figures_on_the_entity_profile_and_the_briefing_appendix(store
     rows = [row for s in briefing.slides if s.kind == "appendix" and s.table for row in s.table.rows]
     political = next(row for row in rows if row[1].startswith("↳ Политические должностные лица"))
     assert political[0] == "G2.K5" and political[2:5] == ("1", "4", "25,0\u00a0%")
+
+
+def test_kazakh_titles_in_sentence_case_keep_abbreviations(catalogue) -> None:
+    from kpi.views import sentence_case
+
+    assert sentence_case(catalogue.kpi_by_id["G3.K6"].title.kk) == \
+        "ISO 37001 немесе ҚР СТ 3049-2017 стандартына сәйкестікті растаған ЖОО-лардың үлесі"
+    assert sentence_case(catalogue.kpi_by_id["G1.K2"].title.kk).startswith("Бір НҚА-ның жобасында анықталған")
+    assert all(not sentence_case(k.title.kk)[1:].isupper() for k in catalogue.kpis)
+    assert [sentence_case(k.title.ru) for k in catalogue.kpis] == [k.title.ru for k in catalogue.kpis]
