@@ -699,10 +699,14 @@ def _paginate(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...
     used = 0.0
     for i, height in enumerate(heights):
         needed = height
-        if i in bold:  # a group's heading row never ends a page: it goes over with its first rows
-            following = list(range(i + 1, len(rows)))
-            ends = next((j for j in following if j in bold), len(rows))
-            needed += sum(heights[i + 1: min(ends, i + 3)])
+        j = i
+        while j in bold:  # a group's heading row never ends a page: it goes over with its first rows
+            ends = next((k for k in range(j + 1, len(rows)) if k in bold), len(rows))
+            needed += sum(heights[j + 1: min(ends, j + 3)])
+            if ends != j + 1 or ends == len(rows):
+                break
+            j = ends  # a heading with no rows of its own goes over with the next group's heading and rows
+            needed += heights[j]
         if pages[-1] and used + needed > room:
             pages.append([])
             used = 0.0

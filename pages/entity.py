@@ -30,11 +30,6 @@ st.caption(f"{profile.type_label} · {profile.region_label} · `{code}`")
 ui.status_table(views.entity_kpi_table(profile, lang), ui.text("col.status"),
                 [views.status_colour(s) for s in profile.kpis["status"]], all_rows=True)
 
-if profile.secondary is not None and not profile.secondary.empty:
-    st.caption(ui.text("kpi.secondary_figures"))
-    st.dataframe(views.secondary_table(profile.secondary, lang), hide_index=True, width="stretch",
-                 key="entity_secondary")
-
 kpi_ids = list(profile.kpis["kpi"])
 ui.page_choice("entity_kpi", "kpi", kpi_ids)
 kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "entity_kpi",
@@ -52,3 +47,9 @@ if returns.empty:
 else:
     st.dataframe(returns, hide_index=True, width="stretch")
     ui.downloads(None, returns, f"{code}_returns", key="entity_returns")
+
+# Secondary figures (the counts added after the contract's measures) close the page, after the returns.
+if profile.secondary is not None and not profile.secondary.empty:
+    st.caption(ui.text("kpi.secondary_figures"))
+    st.dataframe(views.secondary_table(profile.secondary, lang), hide_index=True, width="stretch",
+                 key="entity_secondary")

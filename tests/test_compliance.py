@@ -79,11 +79,12 @@ def test_deadline_needs_both_dates(check) -> None:
 
 
 def test_staff_acquainted_within_three_days(check) -> None:
+    hires = {"staff_total": 40, "staff_hired": 2, "staff_hired_acquainted": 2}
     ok = check("qp_kmg", "2025Q1", {"G4.P1.T6": proven_doc(related_date=dt.date(2025, 2, 3),
-                                                          doc_date=dt.date(2025, 2, 6))})
+                                                          doc_date=dt.date(2025, 2, 6))}, hires)
     assert ok["G4.P1.T6"] == ("proven", [])
     late = check("qp_ktz", "2025Q1", {"G4.P1.T6": proven_doc(related_date=dt.date(2025, 2, 3),
-                                                            doc_date=dt.date(2025, 2, 7))})
+                                                            doc_date=dt.date(2025, 2, 7))}, hires)
     assert late["G4.P1.T6"] == ("late", ["staff_acquainted_within_3_days"])
 
 
