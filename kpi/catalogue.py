@@ -343,12 +343,16 @@ def load_errata(path: Path = ERRATA_PATH) -> list[dict[str, Any]]:
 
 def apply_errata(raw: dict[str, Any], errata: list[dict[str, Any]]) -> None:
     """Apply each correction to the raw catalogue in place; one that no longer matches anything is an error."""
+    every_node = _nodes(raw)
+    every_text = [n for n in every_node if {"kk", "ru", "en"} <= set(n)]  # walked once, not once per erratum
     for erratum in errata:
         ids = set(erratum.get("ids") or ())
-        nodes = [raw] if not ids else [n for n in _nodes(raw) if n.get("id") in ids]
+        nodes = [raw] if not ids else [n for n in every_node if n.get("id") in ids]
         field, lang = erratum.get("field"), erratum["lang"]
-        texts = [n[field] for n in nodes if isinstance(n.get(field), dict)] if field else \
-            [t for n in nodes for t in _texts(n)]
+        if field:
+            texts = [n[field] for n in nodes if isinstance(n.get(field), dict)]
+        else:
+            texts = every_text if not ids else [t for n in nodes for t in _texts(n)]
         hits = 0
         for text in texts:
             value = text.get(lang)

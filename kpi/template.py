@@ -298,6 +298,7 @@ def _write_documents_sheet(wb: Workbook, catalogue: Catalogue, tasks: list[Task]
         DOC_TYPES,
         DOCUMENT_COLUMNS,
         DOCUMENTS_SHEET,
+        EVIDENCE_SHEET,
         FIRST_ROW,
         HEADER_ROW,
         LISTS_SHEET,
@@ -347,7 +348,9 @@ def _write_documents_sheet(wb: Workbook, catalogue: Catalogue, tasks: list[Task]
         for letter in ("A", "B"):  # the officer may change a slot's task or type
             ws[f"{letter}{row}"].protection = Protection(locked=False)
             ws[f"{letter}{row}"].fill = _INPUT_FILL
-        ws[f"G{row}"] = f"{task.title.kk}\n{task.title.ru}"  # the task sheet's own text: one shared string
+        # The task's title looked up from the task sheet: a short formula instead of the text in every row, which
+        # kept the sheet (and every reader's parse of it) twice as large.
+        ws[f"G{row}"] = f"=IFERROR(VLOOKUP(A{row},'{EVIDENCE_SHEET}'!$A:$B,2,FALSE),\"\")"
         ws[f"G{row}"].font = Font(size=9, color="4A5A6A")
         row += 1
     for letter in ("A", "B", "C", "D", "E", "F"):
