@@ -46,6 +46,7 @@ from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, t
 from kpi.store import FULL_ACCESS, AccessScope, Store
 from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
+from kpi.views import metric_label, metric_unit, sentence_case
 
 ScopeLevel = Literal["national", "entity_type", "region", "entity"]
 SlideKind = Literal["title", "summary", "kpi", "compliance", "appendix"]
@@ -281,6 +282,7 @@ class KpiBrief:
     children: tuple[tuple[str, str, KpiValue | None], ...]  # (code, name, figure), ranked, no data last
     trend: tuple[tuple[str, KpiValue | None], ...]  # (period, figure), oldest first
     finding: str
+    secondary: tuple[tuple[str, str, KpiValue | None], ...] = ()  # (label, unit, figure): breakdown and secondary
 
 
 @dataclass(frozen=True)
@@ -571,6 +573,14 @@ def plan_briefing(
     periods = sorted({*trend_periods, compared})
     figures = engine.compute(cur, periods, levels=_levels_for(scope), metrics=[k.id for k in kpis], scope=access)
     index = {(v.metric, v.period, v.level, v.key): v for v in figures}
+    # Secondary figures, and breakdowns counted from the optional measures (G2.K5's political officials).
+    optional = {m.code for m in catalogue.measures if m.optional}
+    extra = {k.id: [f"{k.id}:{f.key}" for f in (*k.breakdown, *k.secondary)
+                    if f in k.secondary or set(f.numerator) <= optional] for k in kpis}
+    extra_metrics = [m for ms in extra.values() for m in ms]
+    if extra_metrics:  # the appendix also gives each KPI's secondary figures for the scope
+        for v in engine.compute(cur, [request.period], levels=[scope.level], metrics=extra_metrics, scope=access):
+            index[(v.metric, v.period, v.level, v.key)] = v
 
     briefs = []
     for kpi in kpis:
@@ -588,8 +598,11 @@ def plan_briefing(
         current = figure(request.period, scope.level, scope.key)
         previous = figure(compared, scope.level, scope.key)
         trend = tuple((p, figure(p, scope.level, scope.key)) for p in trend_periods)
+        secondary = tuple((metric_label(kpi, m, lang), metric_unit(kpi, m), figure(request.period, scope.level,
+                                                                                 scope.key, m))
+                          for m in extra[kpi.id])
         briefs.append(KpiBrief(kpi, current, previous, child_level, tuple(children), trend,
-                               write_finding(kpi, current, previous, children, request)))
+                               write_finding(kpi, current, previous, children, request), secondary))
 
     received = _returns_received(cur, request.period, [e.code for e in entities])
     slides = [_title_slide(request, name, briefs, received, len(entities), today or dt.date.today())]
@@ -670,7 +683,7 @@ def _kpi_slide(request: BriefingRequest, name: str, brief: KpiBrief) -> Slide:
     subtitle = " · ".join((kpi.id, t(f"unit.{kpi.unit}", lang), t(f"briefing.direction.{kpi.direction}", lang),
                            name, period_label(request.period, lang)))
     badge = f"{_fmt(current.value if current else None, lang, kpi.unit)} · {t('status.' + status, lang)}"
-    return Slide(kind="kpi", title=kpi.title(lang), subtitle=subtitle,
+    return Slide(kind="kpi", title=sentence_case(kpi.title(lang)), subtitle=subtitle,
                  charts=(ranking, trend) if ranking else (trend,), finding=brief.finding, badge=badge,
                  status=status, kpi=kpi.id)
 
@@ -686,10 +699,14 @@ def _paginate(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...
     used = 0.0
     for i, height in enumerate(heights):
         needed = height
-        if i in bold:  # a group's heading row never ends a page: it goes over with its first rows
-            following = list(range(i + 1, len(rows)))
-            ends = next((j for j in following if j in bold), len(rows))
-            needed += sum(heights[i + 1: min(ends, i + 3)])
+        j = i
+        while j in bold:  # a group's heading row never ends a page: it goes over with its first rows
+            ends = next((k for k in range(j + 1, len(rows)) if k in bold), len(rows))
+            needed += sum(heights[j + 1: min(ends, j + 3)])
+            if ends != j + 1 or ends == len(rows):
+                break
+            j = ends  # a heading with no rows of its own goes over with the next group's heading and rows
+            needed += heights[j]
         if pages[-1] and used + needed > room:
             pages.append([])
             used = 0.0
@@ -715,8 +732,8 @@ def _appendix_slides(request: BriefingRequest, name: str, briefs: Sequence[KpiBr
     statuses: list[str | None] = []
     bold: set[int] = set()
 
-    def add(kpi: Kpi, label: str, figure: KpiValue | None) -> None:
-        unit = kpi.unit
+    def add(kpi: Kpi, label: str, figure: KpiValue | None, unit: str | None = None) -> None:
+        unit = unit or kpi.unit
         status = figure.status if figure else "no_data"
         rows.append((
             kpi.id, label,
@@ -730,6 +747,8 @@ def _appendix_slides(request: BriefingRequest, name: str, briefs: Sequence[KpiBr
     for brief in briefs:
         bold.add(len(rows))
         add(brief.kpi, name, brief.current)
+        for label, unit, figure in brief.secondary:
+            add(brief.kpi, f"↳ {label}", figure, unit)
         for _, child, figure in brief.children:
             add(brief.kpi, child, figure)
     return _paginate(t("briefing.appendix_title", lang), header, rows, APPENDIX_WIDTHS,

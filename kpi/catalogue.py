@@ -55,6 +55,7 @@ class Measure(Frozen):
     help: Text | None = None
     direction: str | None = None
     stock: bool = False  # a state at the quarter's end (a total, a flag), not a running sum from January
+    optional: bool = False  # added after PARASAT-4.2026.2: a blank or absent cell means "not reported"
 
 
 class Formula(Frozen):
@@ -156,10 +157,13 @@ class ReturnRule(Frozen):
 
 
 class EvidenceRule(Frozen):
-    """A numeric rule of the guide that a task's evidence must pass: cadence, deadline, audit years, signatory."""
+    """A rule of the guide that a task's evidence must pass: cadence, deadline, audit years, signatory, yearly
+    renewal of a document, or every one of a return's counted people covered (part equal to whole).
+
+    `tasks` lists task ids; an entry ending in `*` names every task whose id starts with what precedes it."""
 
     id: str
-    kind: Literal["cadence", "deadline", "audit_years", "signatory"]
+    kind: Literal["cadence", "deadline", "audit_years", "signatory", "renewal", "all_covered"]
     tasks: tuple[str, ...] | Literal["all"]
     text: Text
     per: Literal["month", "quarter", "year"] | None = None
@@ -168,9 +172,17 @@ class EvidenceRule(Frozen):
     working_days: bool = False
     years: int | None = None
     allowed: tuple[str, ...] = ()
+    exempt_doc_types: tuple[str, ...] = ()  # signatory: documents nobody of the body signs (links, videos...)
+    start_doc: str | None = None  # deadline: counted from this document's date (else the row's related date)
+    end_doc: str | None = None  # deadline: up to this document's date (else the latest document's)
+    doc_types: tuple[str, ...] = ()  # renewal: the documents that must be dated in the period's year
+    part: str | None = None  # all_covered: the return's measure that must equal `whole`
+    whole: str | None = None
 
     def applies_to(self, task_id: str) -> bool:
-        return self.tasks == "all" or task_id in self.tasks
+        if self.tasks == "all":
+            return True
+        return any(task_id == t or (t.endswith("*") and task_id.startswith(t[:-1])) for t in self.tasks)
 
 
 class Catalogue(Frozen):
@@ -201,9 +213,14 @@ class Catalogue(Frozen):
                 raise ValueError(f"rule {rule.id} uses unknown measures {missing}")
         task_ids = {t.id for t in self.tasks}
         for evidence_rule in self.evidence_rules:
-            unknown = [] if evidence_rule.tasks == "all" else [t for t in evidence_rule.tasks if t not in task_ids]
+            unknown = [] if evidence_rule.tasks == "all" else [
+                t for t in evidence_rule.tasks
+                if t not in task_ids and not (t.endswith("*") and any(i.startswith(t[:-1]) for i in task_ids))]
             if unknown:
                 raise ValueError(f"evidence rule {evidence_rule.id} names unknown tasks {unknown}")
+            for measure in (evidence_rule.part, evidence_rule.whole):
+                if measure is not None and measure not in known:
+                    raise ValueError(f"evidence rule {evidence_rule.id} uses unknown measure {measure}")
         return self
 
     @cached_property
@@ -304,11 +321,60 @@ class Registry(Frozen):
         return [e for e in self.entities if entity_type is None or e.type == entity_type]
 
 
+ERRATA_PATH = DATA_DIR / "errata.yaml"
+
+
 @lru_cache(maxsize=4)
-def load_catalogue(path: Path = DATA_DIR / "catalogue.yaml") -> Catalogue:
-    """The catalogue file parsed and checked."""
+def load_catalogue(path: Path = DATA_DIR / "catalogue.yaml", errata: Path | None = ERRATA_PATH) -> Catalogue:
+    """The catalogue file parsed and checked, with the errata applied to the texts people read
+    (`errata=None` gives the guide's words as the catalogue keeps them)."""
     with open(path, encoding="utf-8") as fh:
-        return Catalogue.model_validate(yaml.load(fh, Loader=SafeLoader))
+        raw = yaml.load(fh, Loader=SafeLoader)
+    if errata is not None:
+        apply_errata(raw, load_errata(errata))
+    return Catalogue.model_validate(raw)
+
+
+def load_errata(path: Path = ERRATA_PATH) -> list[dict[str, Any]]:
+    """The corrections of `errata.yaml`, in order."""
+    with open(path, encoding="utf-8") as fh:
+        return list((yaml.load(fh, Loader=SafeLoader) or {}).get("errata") or [])
+
+
+def apply_errata(raw: dict[str, Any], errata: list[dict[str, Any]]) -> None:
+    """Apply each correction to the raw catalogue in place; one that no longer matches anything is an error."""
+    every_node = _nodes(raw)
+    every_text = [n for n in every_node if {"kk", "ru", "en"} <= set(n)]  # walked once, not once per erratum
+    for erratum in errata:
+        ids = set(erratum.get("ids") or ())
+        nodes = [raw] if not ids else [n for n in every_node if n.get("id") in ids]
+        field, lang = erratum.get("field"), erratum["lang"]
+        if field:
+            texts = [n[field] for n in nodes if isinstance(n.get(field), dict)]
+        else:
+            texts = every_text if not ids else [t for n in nodes for t in _texts(n)]
+        hits = 0
+        for text in texts:
+            value = text.get(lang)
+            if isinstance(value, str) and erratum["find"] in value:
+                text[lang] = value.replace(erratum["find"], erratum["replace"])
+                hits += 1
+        if not hits:
+            raise ValueError(f"erratum {erratum['find']!r} ({lang}) matches no text of the catalogue")
+
+
+def _nodes(node: Any) -> list[dict[str, Any]]:
+    """Every mapping in the raw catalogue (groups, KPIs, projects, tasks, ...)."""
+    if isinstance(node, dict):
+        return [node, *(n for v in node.values() for n in _nodes(v))]
+    if isinstance(node, list):
+        return [n for v in node for n in _nodes(v)]
+    return []
+
+
+def _texts(node: Any) -> list[dict[str, Any]]:
+    """Every text (a mapping with kk, ru and en) inside a raw node."""
+    return [n for n in _nodes(node) if {"kk", "ru", "en"} <= set(n)]
 
 
 @lru_cache(maxsize=4)

@@ -20,12 +20,13 @@ from kpi.catalogue import (
     Registry,
     load_catalogue,
     parse_period,
+    quarter_end,
     shift_period,
     submission_deadline,
     tasks_for_entity,
 )
 from kpi.engine import KpiEngine
-from kpi.evidence import EvidenceRow, choice_label
+from kpi.evidence import DOCUMENT_FIELDS, Document, EvidenceRow, choice_label
 from kpi.i18n import format_number, t
 from kpi.settings import AGENCY_TIME_ZONE
 from kpi.store import FULL_ACCESS, AccessScope
@@ -33,7 +34,7 @@ from kpi.views import drop_shared_words, shorten
 
 COMPLIANCE_STATUSES: tuple[str, ...] = ("proven", "missing", "late", "below_cadence", "not_applicable")
 _SEVERITY = {"missing": 3, "late": 2, "below_cadence": 1}
-DOCUMENT_FIELDS = ("doc_type", "doc_number", "doc_date", "reference")
+SIGNATORY_KINDS = ("signatory", "signatory_doc", "unsigned")
 OUTLIER_Z = 3.5
 MIN_PEERS = 5
 
@@ -62,6 +63,8 @@ class FailedRule:
             out["status"] = choice_label("status", str(out["status"]), lang or "kk")
         if "signatory" in out:
             out["signatory"] = choice_label("signatory", str(out["signatory"]), lang or "kk")
+        if "doc" in out:
+            out["doc"] = choice_label("doc", str(out["doc"]), lang or "kk")
         if "fields" in out:
             out["fields"] = ", ".join(t(f"evidence.field.{f.strip()}", lang) for f in str(out["fields"]).split(","))
         return out
@@ -129,15 +132,23 @@ def check_cadence(rule: EvidenceRule, row: EvidenceRow, quarter: int) -> FailedR
     return None
 
 
+def _latest(documents: Sequence[Document]) -> dt.date | None:
+    dates = [d.doc_date for d in documents if d.doc_date is not None]
+    return max(dates) if dates else None
+
+
 def check_deadline(rule: EvidenceRule, row: EvidenceRow) -> FailedRule | None:
-    """The document came within the allowed days of the related date (working days where the guide says so)."""
-    if row.related_date is None or row.doc_date is None:
+    """The document came within the allowed days of the starting date (working days where the guide says so):
+    from the `start_doc` document's date, else the row's related date; up to the `end_doc` document's date,
+    else the latest document's."""
+    start = _latest(row.documents_of(rule.start_doc)) if rule.start_doc else None
+    start = start or row.related_date
+    end = _latest(row.documents_of(rule.end_doc)) if rule.end_doc else None
+    end = end or _latest(row.documents)
+    if start is None or end is None:
         return FailedRule(rule.id, "missing", _rule_params(rule, kind="deadline_dates"))
     days = rule.days or 0
-    if rule.working_days:
-        elapsed = working_days_between(row.related_date, row.doc_date)
-    else:
-        elapsed = (row.doc_date - row.related_date).days
+    elapsed = working_days_between(start, end) if rule.working_days else (end - start).days
     if elapsed > days:
         return FailedRule(rule.id, "late", _rule_params(rule, elapsed=elapsed, days=days))
     return None
@@ -153,15 +164,76 @@ def check_audit_years(rule: EvidenceRule, row: EvidenceRow, year: int) -> Failed
     return None
 
 
-def check_signatory(rule: EvidenceRule, row: EvidenceRow, required: str | None) -> FailedRule | None:
-    """Signed at no lower level than the guide allows (the first head where the task says so)."""
+def check_signatory(rule: EvidenceRule, documents: Sequence[Document], required: str | None) -> FailedRule | None:
+    """Every signed document is signed, at no lower level than the guide allows (the first head where the task
+    says so); documents nobody of the body signs (links, videos, certificates of conformity) are exempt."""
     allowed = (required,) if required else rule.allowed
-    if row.signatory is not None and row.signatory not in allowed:
-        return FailedRule(rule.id, "missing", _rule_params(rule, signatory=row.signatory))
+    for document in documents:
+        if document.doc_type in rule.exempt_doc_types:
+            continue
+        if document.signatory is None:
+            return FailedRule(rule.id, "missing", _rule_params(rule, kind="unsigned", doc=document.doc_type or "other"))
+        if document.signatory not in allowed:
+            return FailedRule(rule.id, "missing", _rule_params(rule, kind="signatory_doc", signatory=document.signatory,
+                                                               doc=document.doc_type or "other"))
     return None
 
 
-def evaluate_task(catalogue: Catalogue, task_id: str, row: EvidenceRow | None, period: str) -> tuple[str, list[FailedRule]]:
+def check_renewal(rule: EvidenceRule, documents: Sequence[Document], year: int) -> FailedRule | None:
+    """The documents the guide wants renewed every year are dated in the period's year."""
+    for document in documents:
+        if document.doc_type in rule.doc_types and document.doc_date is not None and document.doc_date.year != year:
+            return FailedRule(rule.id, "missing", _rule_params(rule, doc=document.doc_type,
+                                                               date=document.doc_date.strftime("%d.%m.%Y"), year=year))
+    return None
+
+
+def check_all_covered(rule: EvidenceRule, values: dict[str, int] | None) -> FailedRule | None:
+    """Every one counted in the whole is covered (new hires acquainted within the same days): part = whole."""
+    if rule.part is None or rule.whole is None:
+        return None
+    values = values or {}
+    if rule.part not in values or rule.whole not in values:
+        return FailedRule(rule.id, "missing", _rule_params(rule, kind="all_covered_unreported"))
+    if values[rule.part] < values[rule.whole]:
+        return FailedRule(rule.id, "missing", _rule_params(rule, part=values[rule.part], whole=values[rule.whole]))
+    return None
+
+
+def required_documents(catalogue: Catalogue, task_id: str, row: EvidenceRow, period_end: dt.date
+                       ) -> tuple[list[Document], list[FailedRule]]:
+    """The task's documents that prove it, one per required type, and what is missing or wrong among them.
+
+    For each type the guide requires, the complete document dated within the period is taken (else the most
+    nearly complete one, to say what it lacks)."""
+    doc_types = tuple(catalogue.task_field(task_id, "doc_types") or ())
+    failed: list[FailedRule] = []
+    chosen: list[Document] = []
+    wanted: tuple[str | None, ...] = doc_types or (None,)
+    for doc_type in wanted:
+        candidates = row.documents if doc_type is None else row.documents_of(doc_type)
+        if not candidates:
+            failed.append(FailedRule("document_missing", "missing",
+                                     {"_kind": "document_missing" if doc_type else "no_document",
+                                      "doc": doc_type or "other", "fields": ", ".join(DOCUMENT_FIELDS)}))
+            continue
+        best = min(candidates, key=lambda d: (len(d.absent()), d.doc_date is not None and d.doc_date > period_end,
+                                              -(d.doc_date or dt.date.min).toordinal()))
+        chosen.append(best)
+        absent = best.absent()
+        if absent:
+            failed.append(FailedRule("no_document", "missing", {"_kind": "document_incomplete",
+                                                                "doc": best.doc_type or "other",
+                                                                "fields": ", ".join(absent)}))
+        elif best.doc_date is not None and best.doc_date > period_end:
+            failed.append(FailedRule("document_after_period", "late", {
+                "doc": best.doc_type or "other", "date": best.doc_date.strftime("%d.%m.%Y"),
+                "end": period_end.strftime("%d.%m.%Y")}))
+    return chosen, failed
+
+
+def evaluate_task(catalogue: Catalogue, task_id: str, row: EvidenceRow | None, period: str,
+                  values: dict[str, int] | None = None) -> tuple[str, list[FailedRule]]:
     """A task's compliance status for a period and the rules it failed."""
     year, quarter = parse_period(period)
     if row is None or row.status is None:
@@ -173,21 +245,22 @@ def evaluate_task(catalogue: Catalogue, task_id: str, row: EvidenceRow | None, p
     ongoing_ok = cadence and row.status == "in_progress"
     if row.status != "done" and not ongoing_ok:
         return "missing", [FailedRule("not_done", "missing", {"status": row.status})]
-    failed: list[FailedRule] = []
-    absent = [name for name in DOCUMENT_FIELDS if getattr(row, name) in (None, "")]
-    if absent:
-        failed.append(FailedRule("no_document", "missing", {"fields": ", ".join(absent)}))
+    chosen, failed = required_documents(catalogue, task_id, row, quarter_end(period))
     required = catalogue.task_field(task_id, "signatory")
     for rule in rules:
         result = None
         if rule.kind == "signatory":
-            result = check_signatory(rule, row, required if isinstance(required, str) else None)
+            result = check_signatory(rule, chosen, required if isinstance(required, str) else None)
         elif rule.kind == "deadline":
             result = check_deadline(rule, row)
         elif rule.kind == "audit_years":
             result = check_audit_years(rule, row, year)
         elif rule.kind == "cadence":
             result = check_cadence(rule, row, quarter)
+        elif rule.kind == "renewal":
+            result = check_renewal(rule, chosen, year)
+        elif rule.kind == "all_covered":
+            result = check_all_covered(rule, values)
         if result is not None:
             failed.append(result)
     if not failed:
@@ -200,16 +273,23 @@ def _evidence_rows(cur: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[st
         "SELECT entity_code, return_id FROM current_return WHERE period = ?", [period]).fetchall())
     rows = cur.execute(
         """
-        SELECT r.entity_code, e.task_id, e.status, e.doc_type, e.doc_number, e.doc_date, e.signatory,
-               e.reference, e.related_date, e.audit_years, e.events, e.participants
+        SELECT r.entity_code, e.task_id, e.status, e.related_date, e.audit_years, e.events, e.participants
         FROM current_return r JOIN evidence e USING (return_id) WHERE r.period = ?
         """, [period]).fetchall()
     evidence = {}
-    for entity, task, status, doc_type, number, doc_date, signatory, reference, related, audit, events, people in rows:
+    for entity, task, status, related, audit, events, people in rows:
         evidence[(entity, task)] = EvidenceRow(
-            task_id=task, status=status or None, doc_type=doc_type, doc_number=number, doc_date=doc_date,
-            signatory=signatory, reference=reference, related_date=related, audit_years=audit,
+            task_id=task, status=status or None, related_date=related, audit_years=audit,
             events=list(events or [0] * 12), participants=list(people or [0] * 12))
+    documents = cur.execute(
+        """
+        SELECT r.entity_code, d.task_id, d.doc_type, d.doc_number, d.doc_date, d.signatory, d.reference, d.sheet_row
+        FROM current_return r JOIN evidence_document d USING (return_id) WHERE r.period = ?
+        ORDER BY r.entity_code, d.task_id, d.seq
+        """, [period]).fetchall()
+    for entity, task, doc_type, number, doc_date, signatory, reference, sheet_row in documents:
+        row = evidence.setdefault((entity, task), EvidenceRow(task_id=task))
+        row.documents.append(Document(doc_type, number, doc_date, signatory, reference, sheet_row or 0))
     return returns, evidence
 
 
@@ -218,6 +298,8 @@ def compliance(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, registry: R
     """One result per entity × task the entity carries out, for a period."""
     parse_period(period)
     returns, evidence = _evidence_rows(cur, period)
+    covered = [r for r in catalogue.evidence_rules if r.kind == "all_covered"]
+    values = _values(cur, period) if covered else {}
     wanted = set(entities) if entities is not None else None
     out = []
     for entity in registry.entities:
@@ -229,7 +311,7 @@ def compliance(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, registry: R
                 out.append(TaskCompliance(entity.code, task.id, "missing", [FailedRule("no_return", "missing")]))
                 continue
             row = evidence.get((entity.code, task.id))
-            status, failed = evaluate_task(catalogue, task.id, row, period)
+            status, failed = evaluate_task(catalogue, task.id, row, period, values.get(entity.code))
             out.append(TaskCompliance(entity.code, task.id, status, failed, row, return_id))
     return out
 
@@ -308,7 +390,7 @@ def formalism_flags(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, regist
             flags.append(Flag(entity_code, period, "late_return", None, {
                 "submitted": submitted.date().isoformat(), "due": due.isoformat()}, return_id))
     for r in tasks:
-        if r.evidence is not None and any(f.kind == "signatory" for f in r.failed):
+        if r.evidence is not None and any(f.kind in SIGNATORY_KINDS for f in r.failed):
             flags.append(Flag(r.entity, period, "signatory_below_level", r.task, {"task": r.task}, r.return_id))
     by_kpi_type: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for v in kpi_values:
@@ -478,16 +560,22 @@ def evidence_details(result: TaskCompliance, catalogue: Catalogue, lang: str) ->
         t("compliance.field.required", lang): required(lang) if required else "—",
     }
     if row is not None:
+        documents = [" · ".join(x for x in (
+            choice_label("doc", d.doc_type, lang) if d.doc_type else "",
+            f"№ {d.doc_number}" if d.doc_number else "",
+            d.doc_date.strftime("%d.%m.%Y") if d.doc_date else "",
+            choice_label("signatory", d.signatory, lang) if d.signatory else "") if x) for d in row.documents]
         details.update({
-            t("compliance.field.document", lang): " · ".join(x for x in (
-                choice_label("doc", row.doc_type, lang) if row.doc_type else "",
-                f"№ {row.doc_number}" if row.doc_number else "",
-                row.doc_date.strftime("%d.%m.%Y") if row.doc_date else "") if x) or "—",
-            t("compliance.field.signatory", lang): choice_label("signatory", row.signatory, lang)
-            if row.signatory else "—",
-            t("compliance.field.reference", lang): row.reference or "—",
+            t("compliance.field.document", lang): "; ".join(documents) or "—",
+            t("compliance.field.signatory", lang): ", ".join(dict.fromkeys(
+                choice_label("signatory", d.signatory, lang) for d in row.documents if d.signatory)) or "—",
+            t("compliance.field.reference", lang): ", ".join(d.reference for d in row.documents if d.reference) or "—",
             t("compliance.field.events", lang): ", ".join(str(n) for n in row.events if n is not None),
         })
+    doc_types = catalogue.task_field(result.task, "doc_types") or ()
+    filed = {d.doc_type for d in row.documents} if row is not None else set()
+    details[t("compliance.field.required_documents", lang)] = ", ".join(
+        f"{choice_label('doc', code, lang)} {'✓' if code in filed else '✗'}" for code in doc_types) or "—"
     details[t("compliance.field.failed", lang)] = " ".join(f.message(lang) for f in result.failed) or "—"
     return details
 
@@ -499,6 +587,22 @@ def flags_frame(flags: list[Flag], registry: Registry, lang: str) -> pd.DataFram
              "return_id": f.return_id} for f in flags]
     return pd.DataFrame(rows, columns=["entity", "entity_name", "flag", "flag_label", "subject", "message",
                                        "return_id"])
+
+
+def gap_summary(result: TaskCompliance, lang: str) -> str:
+    """What one task lacks, shortly: the documents missing or wrong by their names, else the rule in the guide's
+    words ('G1.P1.T1: Analytical report')."""
+    parts: list[str] = []
+    for failed in result.failed:
+        doc = failed.params.get("doc")
+        if doc:
+            parts.append(choice_label("doc", str(doc), lang))
+        elif isinstance(failed.params.get("_text"), dict):
+            text = failed.params["_text"]
+            parts.append(str(text.get(lang) or text["kk"]))
+        else:
+            parts.append(t(f"compliance.short.{failed.rule}", lang))
+    return f"{result.task}: {', '.join(dict.fromkeys(parts))}"
 
 
 def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngine, *, deadline_days: int = 10,
@@ -519,8 +623,8 @@ def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngin
             status = " · ".join(f"{t(f'compliance.status.{s}', lang)}: {n}" for s, n in counts.items() if n)
             rows.append(ComplianceRow(entity, f"{t('compliance.scores', lang)}: "
                                               f"{format_number(scores[entity], lang, unit='percent')}",
-                                      status, ", ".join(r.task for r in mine[:6]) + ("…" if len(mine) > 6 else ""),
-                                      "gap"))
+                                      status, "; ".join(gap_summary(r, lang) for r in mine[:4])
+                                      + ("…" if len(mine) > 4 else ""), "gap"))
         flags = formalism_flags(cur, catalogue, registry, engine, period, deadline_days=deadline_days,
                                 tasks=results)
         by_code: dict[str, list[Flag]] = {}

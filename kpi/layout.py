@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-TEMPLATE_VERSION = "PARASAT-4.2026.2"
-SUPPORTED_TEMPLATE_VERSIONS: tuple[str, ...] = (TEMPLATE_VERSION,)
+TEMPLATE_VERSION = "PARASAT-4.2026.3"
+# Versions whose evidence sheet holds one document in each task row (no documents sheet); still read.
+LEGACY_TEMPLATE_VERSIONS: tuple[str, ...] = ("PARASAT-4.2026.2",)
+SUPPORTED_TEMPLATE_VERSIONS: tuple[str, ...] = (TEMPLATE_VERSION, *LEGACY_TEMPLATE_VERSIONS)
 RETURN_SHEET = "Есеп"
 INSTRUCTIONS_SHEET = "Нұсқаулық"
 VALUE_COLUMN = "C"

@@ -28,7 +28,17 @@ from kpi.catalogue import (
     tasks_for_entity,
 )
 from kpi.evidence import COLUMNS as EVIDENCE_COLUMNS
-from kpi.evidence import EVENT_COLUMNS, EVIDENCE_SHEET, PARTICIPANT_COLUMNS, choice_label
+from kpi.evidence import (
+    DOC_TYPES,
+    DOCUMENT_COLUMNS,
+    DOCUMENT_FIELDS,
+    DOCUMENTS_SHEET,
+    EVENT_COLUMNS,
+    EVIDENCE_SHEET,
+    PARTICIPANT_COLUMNS,
+    _choice_lookup,
+    choice_label,
+)
 from kpi.evidence import FIRST_ROW as EVIDENCE_FIRST_ROW
 from kpi.template import YES_NO, build_template
 
@@ -55,6 +65,9 @@ SIZE = {
     "offences_discrediting": {"central_body": (0, 10), "akimat": (0, 12)},
     "managers_moved_unexamined": {"central_body": (0, 2), "akimat": (0, 3)},
     "risks_found": {"central_body": (1, 12), "akimat": (2, 14)},
+    "hidden_services_found": {"central_body": (0, 5), "akimat": (0, 6)},
+    "conflicts_of_interest_found": {"quasi_public": (0, 9)},
+    "staff_hired": {"quasi_public": (10, 600)},
 }
 # Yearly rate of each part against its whole (base for an average entity in 2024).
 RATE = {
@@ -64,6 +77,9 @@ RATE = {
     "school_curricula_with_component": 0.74, "students_trained": 0.27, "theses_anticorruption": 0.09,
     "staff_trained_iso37001": 0.17, "nla_adopted": 0.7, "nla_not_adopted": 0.2,
     "corruption_factors_found": 0.6,
+    "hidden_services_sent": 0.7, "political_officials_liable": 0.25, "political_officials_disciplined": 0.5,
+    "theses_sent_to_state_bodies": 0.3, "conflicts_of_interest_eliminated": 0.75, "staff_acquainted_instruction": 0.93,
+    "staff_hired_acquainted": 0.9, "staff_equated_total": 0.3, "staff_accepted_restrictions": 0.9,
 }
 FORMAL_FAMILIES = {"subdivisions_analysed", "risks_eliminated", "external_recommendations_done",
                    "circumstances_eliminated"}
@@ -112,6 +128,8 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
             continue
         whole = sum(annual.get(m, 0) for m in rule.whole)
         remaining = whole
+        if all(part in annual for part in rule.part):
+            continue  # already drawn as another whole's part; `_clip` keeps it within this one too
         for part in rule.part:
             family = "risks_eliminated" if part.startswith("risks_eliminated_") else part
             base = RATE.get(family, 0.6)
@@ -121,6 +139,7 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
             value = min(remaining, max(0, round(whole * min(1.0, max(0.0, rate + rng.gauss(0, 0.05))))))
             annual[part] = value
             remaining -= value
+    _clip(catalogue, annual)
     for code in codes:
         if code not in annual and kinds[code] == "count":
             whole = annual.get("nla_drafts_examined", 10)
@@ -140,16 +159,7 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
                 figures[code] = value
             else:
                 figures[code] = max(previous.get(code, 0), round(value * share))
-        for rule in catalogue.return_rules:  # keep every part within its whole after rounding
-            if all(m in figures for m in (*rule.part, *rule.whole)):
-                whole = sum(figures[m] for m in rule.whole)
-                excess = sum(figures[m] for m in rule.part) - whole
-                for part in reversed(rule.part):
-                    if excess <= 0:
-                        break
-                    cut = min(excess, figures[part])
-                    figures[part] -= cut
-                    excess -= cut
+        _clip(catalogue, figures)  # keep every part within its whole after rounding
         for code, (adopted, from_quarter) in flags.items():
             figures[code] = int(adopted and quarter >= from_quarter)
         if profile.formal and quarter > 1 and rng.random() < 0.5:
@@ -164,12 +174,33 @@ def year_figures(catalogue: Catalogue, registry: Registry, entity: Entity, year:
     return quarters
 
 
+def _clip(catalogue: Catalogue, figures: dict[str, int]) -> None:
+    """Cut parts down to their wholes, again until nothing changes (a part may be another part's whole)."""
+    for _ in range(4):
+        changed = False
+        for rule in catalogue.return_rules:
+            if all(m in figures for m in (*rule.part, *rule.whole)):
+                excess = sum(figures[m] for m in rule.part) - sum(figures[m] for m in rule.whole)
+                for part in reversed(rule.part):
+                    if excess <= 0:
+                        break
+                    cut = min(excess, figures[part])
+                    figures[part] -= cut
+                    excess -= cut
+                    changed = True
+        if not changed:
+            return
+
+
 def fill_by_names(template: bytes, values: dict[str, Any],
                   evidence: dict[str, dict[str, Any]] | None = None) -> bytes:
     """Fill a template's input cells through their defined names, as any program may.
 
     `evidence` maps a task id to its evidence fields (see `kpi.evidence.COLUMNS`, plus `events` and
     `participants` as lists of up to twelve monthly counts); rows are found by the task id in column A.
+    A task's documents go to the documents sheet: `documents` as a list of dicts of `DOCUMENT_FIELDS`, or
+    those fields given on the task itself for a single document. Each fills the template's slot of its task
+    and type, else a spare row.
     """
     wb = load_workbook(io.BytesIO(template))
     for name, value in values.items():
@@ -178,8 +209,13 @@ def fill_by_names(template: bytes, values: dict[str, Any],
     if evidence:
         ws = wb[EVIDENCE_SHEET]
         rows = {ws[f"A{r}"].value: r for r in range(EVIDENCE_FIRST_ROW, ws.max_row + 1)}
+        documents: list[tuple[str, dict[str, Any]]] = []
         for task_id, fields in evidence.items():
             row = rows[task_id]
+            single = {name: fields[name] for name in DOCUMENT_FIELDS if name in fields}
+            if single:
+                documents.append((task_id, single))
+            documents += [(task_id, document) for document in fields.get("documents", ())]
             for name, value in fields.items():
                 if name == "events":
                     for col, count in zip(EVENT_COLUMNS, value):
@@ -187,11 +223,32 @@ def fill_by_names(template: bytes, values: dict[str, Any],
                 elif name == "participants":
                     for col, count in zip(PARTICIPANT_COLUMNS, value):
                         ws[f"{col}{row}"] = count
-                else:
+                elif name in EVIDENCE_COLUMNS:
                     ws[f"{EVIDENCE_COLUMNS[name]}{row}"] = value
+        if documents:
+            _fill_documents(wb[DOCUMENTS_SHEET], documents)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _fill_documents(ws: Any, documents: list[tuple[str, dict[str, Any]]]) -> None:
+    types = _choice_lookup("doc", DOC_TYPES)
+    slots = [(r, ws[f"A{r}"].value, types.get(str(ws[f"B{r}"].value or "").strip().lower()))
+             for r in range(EVIDENCE_FIRST_ROW, ws.max_row + 1)]
+    free = [r for r, task, _type in slots if not task]
+    next_free = max((r for r, task, _type in slots if task), default=EVIDENCE_FIRST_ROW - 1) + 1
+    used: set[int] = set()
+    for task_id, fields in documents:
+        wanted = types.get(str(fields.get("doc_type") or "").strip().lower())
+        row = next((r for r, task, kind in slots if task == task_id and kind == wanted and r not in used), None)
+        if row is None:
+            row = next((r for r in free if r not in used and r >= next_free), None) or next_free
+            next_free = row + 1
+        used.add(row)
+        ws[f"A{row}"] = task_id
+        for name, value in fields.items():
+            ws[f"{DOCUMENT_COLUMNS[name]}{row}"] = value
 
 
 def render_values(catalogue: Catalogue, figures: dict[str, int], rng: random.Random, lang: str = "kk") -> dict[str, Any]:
@@ -283,24 +340,34 @@ def year_evidence(catalogue: Catalogue, registry: Registry, entity: Entity, year
             done_quarter = 5  # never done this year
         month = rng.randint(1, 3)
         doc_date = dt.date(year, 3 * (min(done_quarter, 4) - 1) + month, rng.randint(1, 28))
-        entry: dict[str, Any] = {
-            "done_quarter": done_quarter,
-            "doc_type": rng.choice(doc_types),
-            "doc_number": f"{rng.randint(1, 480)}-{rng.choice(['ө', 'б', 'қ', 'ж'])}",
-            "doc_date": doc_date,
-            "signatory": rng.choices(["first_head", "deputy_head", "chief_of_staff", "other"],
-                                     weights=[6, 3, 2, 0.1 + 0.8 * (1 - care)])[0],
-            "reference": f"https://easyproject.gov.kz/ybb4/{entity.code}/{task.id}/{year}",
-        }
+        levels = ["first_head", "deputy_head", "chief_of_staff", "other"]
+        if entity.type == "quasi_public":
+            levels[2] = "collegial_body"
+        documents = []
+        for doc_type in doc_types:
+            documents.append({
+                "doc_type": doc_type,
+                "doc_number": f"{rng.randint(1, 480)}-{rng.choice(['ө', 'б', 'қ', 'ж'])}",
+                "doc_date": doc_date,
+                "signatory": rng.choices(levels, weights=[6, 3, 2, 0.1 + 0.8 * (1 - care)])[0],
+                "reference": f"https://easyproject.gov.kz/ybb4/{entity.code}/{task.id}/{year}/{doc_type}",
+            })
+            if task.signatory == "first_head" and rng.random() < care + 0.15:
+                documents[-1]["signatory"] = "first_head"
         if profile.formal or rng.random() > care + 0.1:
-            entry["doc_number"] = None  # marked done on paper, no document behind it
-        if task.signatory == "first_head" and rng.random() < care + 0.15:
-            entry["signatory"] = "first_head"
+            documents[-1]["doc_number"] = None  # marked done on paper, a document missing behind it
+        if len(documents) > 1 and rng.random() > care + 0.12:
+            documents.pop(rng.randrange(len(documents)))  # one of the required documents never filed
+        entry: dict[str, Any] = {"done_quarter": done_quarter, "documents": documents}
         for rule in rules:
             if rule.kind == "deadline":
                 allowed = rule.days or 0
                 lag = rng.randint(1, allowed) if rng.random() < care else allowed + rng.randint(2, 8)
-                entry["related_date"] = doc_date - dt.timedelta(days=int(lag * (1.5 if rule.working_days else 1)))
+                start = doc_date - dt.timedelta(days=int(lag * (1.5 if rule.working_days else 1)))
+                entry["related_date"] = start
+                for document in documents:
+                    if rule.start_doc and document["doc_type"] == rule.start_doc:
+                        document["doc_date"] = start
             elif rule.kind == "audit_years":
                 years = [year - 3, year - 2, year - 1]
                 if rng.random() > care:
@@ -350,11 +417,14 @@ def evidence_for_quarter(plan: dict[str, dict[str, Any]], quarter: int, lang: st
             continue
         fields: dict[str, Any] = {"status": choice_label("status", status, lang)}
         if status == "done" or entry.get("ongoing"):
-            for name in ("doc_number", "doc_date", "reference", "related_date", "audit_years"):
+            for name in ("related_date", "audit_years"):
                 if entry.get(name) is not None:
                     fields[name] = entry[name]
-            fields["doc_type"] = choice_label("doc", entry["doc_type"], lang)
-            fields["signatory"] = choice_label("signatory", entry["signatory"], lang)
+            fields["documents"] = [
+                {**{k: v for k, v in document.items() if v is not None},
+                 "doc_type": choice_label("doc", document["doc_type"], lang),
+                 "signatory": choice_label("signatory", document["signatory"], lang)}
+                for document in entry["documents"]]
         if "events" in entry:
             fields["events"] = entry["events"][:months]
             fields["participants"] = entry["participants"][:months]

@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS evidence (
     audit_years VARCHAR,
     PRIMARY KEY (return_id, task_id)
 );
+CREATE TABLE IF NOT EXISTS evidence_document (
+    return_id BIGINT NOT NULL,
+    task_id VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    doc_type VARCHAR,
+    doc_number VARCHAR,
+    doc_date DATE,
+    signatory VARCHAR,
+    reference VARCHAR,
+    sheet_row INTEGER,
+    PRIMARY KEY (return_id, task_id, seq)
+);
 CREATE TABLE IF NOT EXISTS kpi_target (
     metric VARCHAR NOT NULL,
     year INTEGER NOT NULL,
@@ -179,6 +191,13 @@ class Store:
         cur.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
+        if not cur.execute("SELECT 1 FROM meta WHERE key = 'evidence_documents'").fetchone():
+            # Before the documents table each evidence row held its one document: copy it over once.
+            cur.execute(
+                "INSERT INTO evidence_document SELECT return_id, task_id, 1, doc_type, doc_number, doc_date, "
+                "signatory, reference, NULL FROM evidence WHERE coalesce(doc_type, doc_number, "
+                "CAST(doc_date AS VARCHAR), signatory, reference) IS NOT NULL ON CONFLICT DO NOTHING")
+            cur.execute("INSERT INTO meta VALUES ('evidence_documents', '1')")
         seeded = cur.execute("SELECT 1 FROM meta WHERE key = 'guide_targets_seeded'").fetchone()
         if not seeded:
             seed_guide_targets(cur, load_catalogue())

@@ -12,7 +12,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from kpi.catalogue import Catalogue, Entity, Measure, Registry, kpis_for_entity, parse_period, tasks_for_entity
+from kpi.catalogue import Catalogue, Entity, Measure, Registry, Task, kpis_for_entity, parse_period, tasks_for_entity
 from kpi.layout import (  # noqa: F401  (re-exported for callers of the template module)
     FIRST_DATA_ROW,
     INSTRUCTIONS_SHEET,
@@ -128,8 +128,17 @@ def build_template(
         type="list", formula1=f'"{yes},{no}"', allow_blank=False, showErrorMessage=True,
         errorTitle="Қате / Ошибка", error=f"{yes} / {no}",
     )
-    ws.add_data_validation(counts)
-    ws.add_data_validation(flags)
+    optional_counts = DataValidation(
+        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+        showErrorMessage=True, errorTitle="Қате / Ошибка",
+        error="Теріс емес бүтін сан енгізіңіз / Введите целое неотрицательное число",
+    )
+    optional_flags = DataValidation(
+        type="list", formula1=f'"{yes},{no}"', allow_blank=True, showErrorMessage=True,
+        errorTitle="Қате / Ошибка", error=f"{yes} / {no}",
+    )
+    for validation in (counts, flags, optional_counts, optional_flags):
+        ws.add_data_validation(validation)
 
     row = FIRST_DATA_ROW
     for kind, ident in measure_layout(catalogue, registry, entity):
@@ -166,12 +175,17 @@ def build_template(
                 cell.fill = _INPUT_FILL
                 cell.border = _BOX
                 cell.protection = Protection(locked=False)
-                (flags if measure.kind == "flag" else counts).add(cell)
+                if measure.optional:
+                    (optional_flags if measure.kind == "flag" else optional_counts).add(cell)
+                    ws[f"D{row}"] = "Міндетті емес: бос = берілмеген / Необязательно: пусто = не представлено"
+                    ws[f"D{row}"].font = Font(size=9, color="4A5A6A")
+                else:
+                    (flags if measure.kind == "flag" else counts).add(cell)
                 cell.number_format = "0" if measure.kind == "count" else "@"
                 if measure.help:
                     # Help lives in a comment (and on the instructions sheet), keeping the return sheet lean.
                     cell.comment = Comment(f"{measure.help.kk}\n\n{measure.help.ru}", "Parasat", width=360, height=160)
-                    ws[f"D{row}"] = "ⓘ"
+                    ws[f"D{row}"] = ws[f"D{row}"].value or "ⓘ"
                     ws[f"D{row}"].font = Font(size=9, color="4A5A6A")
                 _define(wb, measure.code, RETURN_SHEET, f"{VALUE_COLUMN}{row}")
         row += 1
@@ -189,7 +203,8 @@ def build_template(
 
 
 def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry, entity: Entity, lang: str) -> None:
-    """One row per task the entity carries out: status, proving document, signatory, dates, events per month."""
+    """The task sheet (status, related date, audit years, events per month) and the documents sheet (one row
+    per document, pre-filled with each task's required document types, with spare rows below)."""
     from kpi.evidence import (
         COLUMNS,
         DOC_TYPES,
@@ -204,26 +219,27 @@ def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry
         choice_label,
     )
 
+    tasks = tasks_for_entity(catalogue, registry, entity)
     lists = wb.create_sheet(LISTS_SHEET)
     for column, (kind, codes) in zip("ABC", (("status", STATUSES), ("doc", DOC_TYPES), ("signatory", SIGNATORIES))):
         for index, code in enumerate(codes, start=1):
             lists[f"{column}{index}"] = choice_label(kind, code, lang)
+    for index, task in enumerate(tasks, start=1):
+        lists[f"D{index}"] = task.id
     lists.sheet_state = "hidden"
     ws = wb.create_sheet(EVIDENCE_SHEET)
     ws.sheet_view.showGridLines = False
-    ws["A1"] = "Міндеттердің орындалуын растайтын құжаттар / Документы, подтверждающие выполнение задач"
+    ws["A1"] = "Міндеттердің орындалуы / Выполнение задач"
     ws["A1"].font = Font(bold=True, size=13)
-    ws["A2"] = ("Әр міндет бойынша мәртебені, құжатты (түрі, нөмірі, күні), қол қоюшыны және сілтемені көрсетіңіз; "
-                "іс-шаралар мен қатысушыларды айлар бойынша енгізіңіз. / Укажите по каждой задаче статус, документ, "
-                "подписанта и ссылку; мероприятия и участников — по месяцам.")
+    ws["A2"] = ("Әр міндет бойынша мәртебені, байланысты күнді, аудит жылдарын, айлар бойынша іс-шаралар мен "
+                "қатысушыларды көрсетіңіз; құжаттар «Құжаттар» парағында. / Укажите по каждой задаче статус, "
+                "связанную дату, годы аудита, мероприятия и участников по месяцам; документы — на листе «Құжаттар».")
     ws["A2"].alignment = _WRAP
-    ws.merge_cells("A2:J2")
+    ws.merge_cells("A2:E2")
     ws.row_dimensions[2].height = 42
     headers = {
         "task": "Міндет / Задача", "title": "Атауы / Наименование", "status": "Мәртебе / Статус",
-        "doc_type": "Құжат түрі / Вид документа", "doc_number": "Нөмірі / Номер", "doc_date": "Күні / Дата",
-        "signatory": "Қол қойған / Подписал", "reference": "Сілтеме (ЖБАЖ) / Ссылка (ИСУП)",
-        "related_date": "Байланысты күн (анықтамаға қол қойылған / нұсқаулық бекітілген) / Связанная дата",
+        "related_date": "Байланысты күн (нұсқаулық бекітілген) / Связанная дата (утверждение инструкции)",
         "audit_years": "Аудит есептері (жылдар) / Аудиторские отчёты (годы)",
     }
     for name, letter in COLUMNS.items():
@@ -236,28 +252,17 @@ def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry
         column.alignment = _WRAP
         column.fill = _KPI_FILL
     ws.row_dimensions[HEADER_ROW].height = 60
-    widths = {"A": 12, "B": 60, "C": 16, "D": 20, "E": 12, "F": 12, "G": 22, "H": 28, "I": 16, "J": 14}
-    for letter, width in widths.items():
+    for letter, width in {"A": 12, "B": 60, "C": 16, "D": 16, "E": 14}.items():
         ws.column_dimensions[letter].width = width
-    choice = {}
-    for name, (column, count) in {"status": ("A", len(STATUSES)), "doc_type": ("B", len(DOC_TYPES)),
-                                  "signatory": ("C", len(SIGNATORIES))}.items():
-        choice[name] = DataValidation(type="list", formula1=f"'{LISTS_SHEET}'!${column}$1:${column}${count}",
-                                      allow_blank=True, showErrorMessage=True, errorTitle="Қате / Ошибка",
-                                      error="Тізімнен таңдаңыз / Выберите из списка")
-        ws.add_data_validation(choice[name])
-    dates = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True,
-                           showErrorMessage=True, error="КК.АА.ЖЖЖЖ / ДД.ММ.ГГГГ")
-    counts = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                            showErrorMessage=True, error="≥ 0")
+    last = FIRST_ROW + len(tasks) - 1
+    status = _list_validation(LISTS_SHEET, "A", len(STATUSES))
+    ws.add_data_validation(status)
+    status.add(f"{COLUMNS['status']}{FIRST_ROW}:{COLUMNS['status']}{last}")
+    dates, counts = _date_validation(), DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0",
+                                                       allow_blank=True, showErrorMessage=True, error="≥ 0")
     ws.add_data_validation(dates)
     ws.add_data_validation(counts)
-    tasks = tasks_for_entity(catalogue, registry, entity)
-    last = FIRST_ROW + len(tasks) - 1
     # One range per validation: listing every cell would bloat the sheet every reader has to parse.
-    for name, rule in choice.items():
-        rule.add(f"{COLUMNS[name]}{FIRST_ROW}:{COLUMNS[name]}{last}")
-    dates.add(f"{COLUMNS['doc_date']}{FIRST_ROW}:{COLUMNS['doc_date']}{last}")
     dates.add(f"{COLUMNS['related_date']}{FIRST_ROW}:{COLUMNS['related_date']}{last}")
     counts.add(f"{EVENT_COLUMNS[0]}{FIRST_ROW}:{PARTICIPANT_COLUMNS[-1]}{last}")
     row = FIRST_ROW
@@ -274,7 +279,7 @@ def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry
             cell.protection = Protection(locked=False)
             cell.fill = _INPUT_FILL
             cell.border = _BOX
-            if name in ("doc_date", "related_date"):
+            if name == "related_date":
                 cell.number_format = "DD.MM.YYYY"
         row += 1
     for letter in (*EVENT_COLUMNS, *PARTICIPANT_COLUMNS):
@@ -283,6 +288,90 @@ def _write_evidence_sheet(wb: Workbook, catalogue: Catalogue, registry: Registry
         ws.column_dimensions[letter].fill = _INPUT_FILL
         ws.column_dimensions[letter].width = 9
     ws.freeze_panes = f"C{FIRST_ROW}"
+    _protect(ws)
+    _write_documents_sheet(wb, catalogue, tasks, lang)
+
+
+def _write_documents_sheet(wb: Workbook, catalogue: Catalogue, tasks: list[Task], lang: str) -> None:
+    """One row per proving document: the task code first, then type, number, date, signatory and link."""
+    from kpi.evidence import (
+        DOC_TYPES,
+        DOCUMENT_COLUMNS,
+        DOCUMENTS_SHEET,
+        EVIDENCE_SHEET,
+        FIRST_ROW,
+        HEADER_ROW,
+        LISTS_SHEET,
+        SIGNATORIES,
+        SPARE_DOCUMENT_ROWS,
+        choice_label,
+    )
+
+    ws = wb.create_sheet(DOCUMENTS_SHEET)
+    ws.sheet_view.showGridLines = False
+    ws["A1"] = "Міндеттердің орындалуын растайтын құжаттар / Документы, подтверждающие выполнение задач"
+    ws["A1"].font = Font(bold=True, size=13)
+    ws["A2"] = ("Бір жол — бір құжат. Нұсқаулық талап ететін құжат түрлері алдын ала жазылған; нөмірін, күнін, "
+                "қол қойған тұлғаны және ЖБАЖ сілтемесін толтырыңыз. Қосымша құжаттарды төмендегі бос жолдарға "
+                "міндет кодымен енгізіңіз. / Одна строка — один документ. Виды документов, которых требует "
+                "руководство, уже вписаны; заполните номер, дату, подписанта и ссылку в ИСУП. Дополнительные "
+                "документы вносите в пустые строки ниже с кодом задачи.")
+    ws["A2"].alignment = _WRAP
+    ws.merge_cells("A2:G2")
+    ws.row_dimensions[2].height = 56
+    headers = {"task": "Міндет / Задача", "doc_type": "Құжат түрі / Вид документа", "doc_number": "Нөмірі / Номер",
+               "doc_date": "Күні / Дата", "signatory": "Қол қойған / Подписал",
+               "reference": "Сілтеме (ЖБАЖ) / Ссылка (ИСУП)", "hint": "Міндет атауы / Наименование задачи"}
+    for name, letter in DOCUMENT_COLUMNS.items():
+        cell = ws[f"{letter}{HEADER_ROW}"]
+        cell.value = headers[name]
+        cell.font = Font(bold=True, size=9)
+        cell.alignment = _WRAP
+        cell.fill = _KPI_FILL
+    ws.row_dimensions[HEADER_ROW].height = 40
+    for letter, width in {"A": 12, "B": 24, "C": 14, "D": 12, "E": 26, "F": 36, "G": 60}.items():
+        ws.column_dimensions[letter].width = width
+    slots = [(task, doc_type) for task in tasks
+             for doc_type in (catalogue.task_field(task.id, "doc_types") or ("other",))]
+    last = FIRST_ROW + len(slots) + SPARE_DOCUMENT_ROWS - 1
+    validations = {"task": _list_validation(LISTS_SHEET, "D", len(tasks)),
+                   "doc_type": _list_validation(LISTS_SHEET, "B", len(DOC_TYPES)),
+                   "signatory": _list_validation(LISTS_SHEET, "C", len(SIGNATORIES)),
+                   "doc_date": _date_validation()}
+    for name, rule in validations.items():
+        ws.add_data_validation(rule)
+        rule.add(f"{DOCUMENT_COLUMNS[name]}{FIRST_ROW}:{DOCUMENT_COLUMNS[name]}{last}")
+    row = FIRST_ROW
+    for task, doc_type in slots:
+        ws[f"A{row}"] = task.id
+        ws[f"B{row}"] = choice_label("doc", doc_type, lang)
+        for letter in ("A", "B"):  # the officer may change a slot's task or type
+            ws[f"{letter}{row}"].protection = Protection(locked=False)
+            ws[f"{letter}{row}"].fill = _INPUT_FILL
+        # The task's title looked up from the task sheet: a short formula instead of the text in every row, which
+        # kept the sheet (and every reader's parse of it) twice as large.
+        ws[f"G{row}"] = f"=IFERROR(VLOOKUP(A{row},'{EVIDENCE_SHEET}'!$A:$B,2,FALSE),\"\")"
+        ws[f"G{row}"].font = Font(size=9, color="4A5A6A")
+        row += 1
+    for letter in ("A", "B", "C", "D", "E", "F"):
+        ws.column_dimensions[letter].protection = Protection(locked=False)
+        ws.column_dimensions[letter].fill = _INPUT_FILL
+    ws.column_dimensions["D"].number_format = "DD.MM.YYYY"
+    ws.freeze_panes = f"B{FIRST_ROW}"
+    _protect(ws)
+
+
+def _list_validation(sheet: str, column: str, count: int) -> DataValidation:
+    return DataValidation(type="list", formula1=f"'{sheet}'!${column}$1:${column}${count}", allow_blank=True,
+                          showErrorMessage=True, errorTitle="Қате / Ошибка", error="Тізімнен таңдаңыз / Выберите из списка")
+
+
+def _date_validation() -> DataValidation:
+    return DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True,
+                          showErrorMessage=True, error="КК.АА.ЖЖЖЖ / ДД.ММ.ГГГГ")
+
+
+def _protect(ws) -> None:  # type: ignore[no-untyped-def]
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD
     ws.protection.formatColumns = False
@@ -305,7 +394,9 @@ def _write_instructions(ws, entity: Entity, period: str, measures: list[Measure]
         ("3. Белгілер үшін тізімнен «Иә» немесе «Жоқ» таңдаңыз (1/0 да қабылданады).", False),
         ("4. Бос ұяшық — қате, нөл емес: көрсеткіш болмаса 0 енгізіңіз.", False),
         ("5. Бөлік бүтіннен аспауы тиіс (мысалы, жойылған тәуекелдер ≤ анықталған тәуекелдер).", False),
-        ("6. Растайтын құжаттар бірінші басшының, аппарат басшысының немесе оның орынбасарларының деңгейінен төмен емес қол қойылған болуы тиіс.", False),
+        ("6. Растайтын құжаттар бірінші басшының, аппарат басшысының немесе бірінші басшының орынбасарларының деңгейінен төмен емес қол қойылған болуы тиіс.", False),
+        ("7. «Міндетті емес» деп белгіленген көрсеткіштерді бос қалдыруға болады: бос ұяшық — берілмеген, нөл емес.", False),
+        ("8. Әр құжат «Құжаттар» парағында бөлек жолға енгізіледі: міндет коды, түрі, нөмірі, күні, қол қойған тұлға, сілтеме.", False),
         ("", False),
         ("Инструкция по заполнению квартального отчёта по ТБН № 4", True),
         (f"Организация: {entity.name.ru} ({entity.code}); период: {quarter} квартал {year} года.", False),
@@ -314,7 +405,9 @@ def _write_instructions(ws, entity: Entity, period: str, measures: list[Measure]
         ("3. Для признаков выберите из списка «Да»/«Иә» или «Нет»/«Жоқ» (принимаются также 1/0).", False),
         ("4. Пустая ячейка — ошибка, а не ноль: при отсутствии показателя введите 0.", False),
         ("5. Часть не может превышать целое (например, устранённые риски ≤ выявленных рисков).", False),
-        ("6. Подтверждающие документы подписываются не ниже первого руководителя, руководителя аппарата или его заместителей.", False),
+        ("6. Подтверждающие документы подписываются не ниже первого руководителя, руководителя аппарата или заместителей первого руководителя.", False),
+        ("7. Показатели с пометкой «Необязательно» можно оставить пустыми: пустая ячейка — не представлено, а не ноль.", False),
+        ("8. Каждый документ вносится отдельной строкой на листе «Құжаттар»: код задачи, вид, номер, дата, подписант, ссылка.", False),
         ("", False),
         (f"Үлгі нұсқасы / Версия шаблона: {TEMPLATE_VERSION}", False),
     ]

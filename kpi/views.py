@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -226,9 +227,21 @@ def metric_label(kpi: Kpi, metric: str, lang: str) -> str:
     return formula.label(lang) if formula.label is not None else key
 
 
+# Abbreviations that stay in capitals when a title in capitals is put in sentence case.
+ACRONYMS = frozenset({"ISO", "ҚР", "СТ", "НҚА", "ЖОО", "ОМО", "ЖАО", "ҚІЖК", "ЖБАЖ", "ЦДИАӨМ", "KPI", "РК", "НПА",
+                      "УПК", "ИСУП", "МЦРИАП", "ЦГО", "МИО"})
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
 def sentence_case(title: str) -> str:
-    """A title in sentence case (the guide writes group and KPI titles in capitals)."""
-    return title[:1] + title[1:].lower() if title.isupper() else title
+    """A title in sentence case (the guide writes group and KPI titles in capitals, abbreviations kept:
+    'ISO 37001 НЕМЕСЕ ҚР СТ 3049-2017 ... ЖОО-ЛАРДЫҢ' → 'ISO 37001 немесе ҚР СТ 3049-2017 ... ЖОО-лардың')."""
+    letters = [ch for ch in title if ch.isalpha()]
+    if not letters or sum(ch.isupper() for ch in letters) < 0.5 * len(letters):
+        return title
+    lowered = _WORD.sub(lambda m: m.group(0) if m.group(0).upper() in ACRONYMS else m.group(0).lower(), title)
+    first = next((i for i, ch in enumerate(lowered) if ch.isalpha()), 0)
+    return lowered[:first] + lowered[first].upper() + lowered[first + 1:]
 
 
 def wrap(text: str, width: int = 70) -> str:
@@ -808,6 +821,7 @@ class EntityProfile:
     kpis: pd.DataFrame
     history: pd.DataFrame
     returns: pd.DataFrame
+    secondary: pd.DataFrame | None = None  # each KPI's secondary figures for the period (kpi, label, value_text)
 
 
 def entity_profile(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, code: str, period: str,
@@ -838,6 +852,14 @@ def entity_profile(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, code: str,
             "rank": rank, "peers": out_of,
             "rank_text": t("app.rank_of", lang, rank=rank, peers=out_of) if rank else "—",
         })
+    extra = [(kpi, f"{kpi.id}:{f.key}") for kpi in kpis for f in kpi.secondary]
+    extra_values = {v.metric: v for v in engine.compute(cur, [period], levels=["entity"], metrics=[m for _, m in extra],
+                                                        scope=scope, within=frozenset({code})) if v.key == code} \
+        if extra else {}
+    secondary = pd.DataFrame([
+        {"kpi": kpi.id, "label": metric_label(kpi, m, lang),
+         "value_text": fmt(extra_values[m].value if m in extra_values else None, metric_unit(kpi, m), lang)}
+        for kpi, m in extra], columns=["kpi", "label", "value_text"])
     history = pd.DataFrame([
         {"kpi": kpi.id, "period": p, "value": by[(kpi.id, p)].value if (kpi.id, p) in by else None}
         for kpi in kpis for p in periods
@@ -848,6 +870,7 @@ def entity_profile(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, code: str,
         kpis=pd.DataFrame(rows, columns=["kpi", "title", "value", "value_text", "target", "target_text", "status",
                                          "status_text", "rank", "peers", "rank_text"]),
         history=history, returns=entity_returns(cur, code, lang=lang, deadline_days=deadline_days),
+        secondary=secondary,
     )
 
 
@@ -872,6 +895,12 @@ def entity_kpi_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
         t("col.value", lang): frame["value_text"], t("col.target", lang): frame["target_text"],
         t("col.status", lang): frame["status_text"], t("col.rank", lang): frame["rank_text"],
     })
+
+
+def secondary_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Secondary figures (kpi, label, value_text) with interface column titles."""
+    return pd.DataFrame({t("col.kpi", lang): frame["kpi"], t("col.title", lang): frame["label"],
+                         t("col.value", lang): frame["value_text"]})
 
 
 def entity_history_frame(profile: EntityProfile, kpi_id: str, lang: str) -> pd.DataFrame:

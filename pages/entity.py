@@ -47,3 +47,9 @@ if returns.empty:
 else:
     st.dataframe(returns, hide_index=True, width="stretch")
     ui.downloads(None, returns, f"{code}_returns", key="entity_returns")
+
+# Secondary figures (the counts added after the contract's measures) close the page, after the returns.
+if profile.secondary is not None and not profile.secondary.empty:
+    st.caption(ui.text("kpi.secondary_figures"))
+    st.dataframe(views.secondary_table(profile.secondary, lang), hide_index=True, width="stretch",
+                 key="entity_secondary")

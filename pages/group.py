@@ -34,6 +34,11 @@ def render(group_id: str) -> None:
                                             reference=views.latest_target(trend)),
                      views.export_frame(parts, views.BREAKDOWN_COLUMNS, lang), f"{kpi.id}_breakdown",
                      key=f"parts_{group_id}")
+    extra = parts[parts["secondary"]] if not parts.empty else parts
+    if not extra.empty:
+        st.caption(ui.text("kpi.secondary_figures"))
+        st.dataframe(views.secondary_table(extra.assign(kpi=kpi.id), lang), hide_index=True, width="stretch",
+                     key=f"secondary_{group_id}")
     level = drill.child_level(entities, path)
     if level is None:
         st.page_link("pages/entity.py", label=ui.text("group.open_profile", name=node),

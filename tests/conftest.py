@@ -39,9 +39,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def zero_values(catalogue: Catalogue, registry: Registry, entity_code: str) -> dict[str, Any]:
-    """Every measure of the entity's return set to 0 (flags to No)."""
+    """Every required measure of the entity's return set to 0 (flags to No); optional ones left blank."""
     entity = registry.entity_by_code[entity_code]
-    return {m.code: 0 for m in measures_for_entity(catalogue, registry, entity)}
+    return {m.code: 0 for m in measures_for_entity(catalogue, registry, entity) if not m.optional}
 
 
 @pytest.fixture

@@ -17,20 +17,35 @@ from kpi.engine import KpiEngine
 from kpi.ingest.pipeline import ingest_files
 from kpi.store import Store
 
-DOC = {"status": "Орындалды", "doc_type": "Хаттама", "doc_number": "12-ө", "doc_date": dt.date(2025, 3, 20),
+DOC = {"status": "Орындалды", "doc_number": "12-ө", "doc_date": dt.date(2025, 3, 20),
        "signatory": "Бірінші басшы", "reference": "https://pmis.example/doc/12"}
+DOCUMENT_KEYS = ("doc_type", "doc_number", "doc_date", "signatory", "reference")
 
 
 def proven_doc(**changes: Any) -> dict[str, Any]:
+    """A done task with every document its task requires (filled in by `check`), each as given."""
     return {**DOC, **changes}
+
+
+def with_documents(catalogue, task_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The task's fields with one document per required type, unless the test names its documents itself."""
+    if "documents" in fields or "doc_type" in fields or not any(k in fields for k in DOCUMENT_KEYS):
+        return fields
+    document = {k: fields[k] for k in DOCUMENT_KEYS if k in fields}
+    dates = fields.get("dates", {})
+    rest = {k: v for k, v in fields.items() if k not in DOCUMENT_KEYS and k != "dates"}
+    return {**rest, "documents": [{**document, "doc_type": code, **({"doc_date": dates[code]} if code in dates else {})}
+                                  for code in catalogue.task_field(task_id, "doc_types")]}
 
 
 @pytest.fixture
 def check(store: Store, catalogue, registry, make_return):
     """Ingest one return with the given evidence and give back {task: (status, [failed rule ids])}."""
 
-    def run(entity: str, period: str, evidence: dict[str, dict[str, Any]], **kwargs: Any):
-        path = make_return(entity, period, evidence=evidence, name=f"{entity}-{period}-{len(evidence)}.xlsx")
+    def run(entity: str, period: str, evidence: dict[str, dict[str, Any]], values: dict[str, Any] | None = None,
+            **kwargs: Any):
+        evidence = {task: with_documents(catalogue, task, fields) for task, fields in evidence.items()}
+        path = make_return(entity, period, values, evidence=evidence, name=f"{entity}-{period}-{len(evidence)}.xlsx")
         report = ingest_files(store, catalogue, registry, [path], **kwargs)
         assert report.ok, report.as_dict("en")["rejected"]
         results = compliance(store.cursor(), catalogue, registry, period, entities=[entity])
@@ -47,31 +62,34 @@ def test_working_days_skip_weekends_and_kazakh_holidays() -> None:
 
 
 def test_action_plan_within_ten_working_days_across_a_holiday(check) -> None:
-    # 17 calendar days and 11 weekdays, but only 8 working days: Nauryz falls in between.
+    # 17 calendar days and 11 weekdays, but only 8 working days: Nauryz falls in between. The deadline runs
+    # from the analytical report's date to the action plan's, both documents of the task.
     on_time = check("akimat_abai", "2025Q1", {"G1.P2.T1": proven_doc(
-        doc_date=dt.date(2025, 3, 31), related_date=dt.date(2025, 3, 14))})
+        dates={"analytical_report": dt.date(2025, 3, 14), "plan": dt.date(2025, 3, 31)})})
     assert on_time["G1.P2.T1"] == ("proven", [])
     late = check("akimat_astana", "2025Q2", {"G1.P2.T1": proven_doc(
-        doc_date=dt.date(2025, 4, 3), related_date=dt.date(2025, 3, 14))})
+        dates={"analytical_report": dt.date(2025, 3, 14), "plan": dt.date(2025, 4, 3)})})
     assert late["G1.P2.T1"] == ("late", ["action_plan_within_10_working_days"])
 
 
 def test_deadline_needs_both_dates(check) -> None:
-    got = check("akimat_abai", "2025Q1", {"G1.P2.T2": proven_doc()})
-    assert got["G1.P2.T2"] == ("missing", ["action_plan_within_10_working_days"])
+    # The instruction's approval date is the task row's related date; without it the 3 days cannot be counted.
+    got = check("qp_kmg", "2025Q1", {"G4.P1.T6": proven_doc()})
+    assert got["G4.P1.T6"][1][0] == "staff_acquainted_within_3_days"
 
 
 def test_staff_acquainted_within_three_days(check) -> None:
+    hires = {"staff_total": 40, "staff_hired": 2, "staff_hired_acquainted": 2}
     ok = check("qp_kmg", "2025Q1", {"G4.P1.T6": proven_doc(related_date=dt.date(2025, 2, 3),
-                                                          doc_date=dt.date(2025, 2, 6))})
+                                                          doc_date=dt.date(2025, 2, 6))}, hires)
     assert ok["G4.P1.T6"] == ("proven", [])
     late = check("qp_ktz", "2025Q1", {"G4.P1.T6": proven_doc(related_date=dt.date(2025, 2, 3),
-                                                            doc_date=dt.date(2025, 2, 7))})
+                                                            doc_date=dt.date(2025, 2, 7))}, hires)
     assert late["G4.P1.T6"] == ("late", ["staff_acquainted_within_3_days"])
 
 
 def test_audit_reports_of_the_last_three_years(check) -> None:
-    deadline = {"related_date": dt.date(2025, 3, 10), "doc_date": dt.date(2025, 3, 17)}
+    deadline = {"dates": {"analytical_report": dt.date(2025, 3, 10), "plan": dt.date(2025, 3, 17)}}
     ok = check("akimat_abai", "2025Q1", {"G1.P2.T9": proven_doc(audit_years="2022, 2023, 2024", **deadline)})
     assert ok["G1.P2.T9"] == ("proven", [])
     short = check("akimat_astana", "2025Q1", {"G1.P2.T9": proven_doc(audit_years="2023, 2024", **deadline)})
@@ -136,7 +154,7 @@ def test_done_needs_a_whole_document(check) -> None:
         "G1.P1.T3": proven_doc(doc_number=None, reference=None),
         "G1.P1.T4": proven_doc(status="Басталған жоқ"),
     })
-    assert got["G1.P1.T3"] == ("missing", ["no_document"])
+    assert got["G1.P1.T3"] == ("missing", ["no_document", "no_document"])  # both the order and the report
     assert got["G1.P1.T4"] == ("missing", ["not_done"])
 
 
@@ -149,12 +167,23 @@ def test_no_return_means_every_task_missing(store, catalogue, registry) -> None:
 
 def test_bad_evidence_cells_are_located(store, catalogue, registry, make_return) -> None:
     path = make_return("akimat_abai", "2025Q1", evidence={
-        "G1.P1.T1": {"status": "Almost", "doc_date": "31.02.2025", "events": [1, -2, 1, 4]},
+        "G1.P1.T1": {"status": "Almost", "events": [1, -2, 1, 4],
+                     "documents": [{"doc_type": "order", "doc_number": "1", "doc_date": "31.02.2025"}]},
+        "G1.P1.T2": {"documents": [{"doc_type": "Бұйрық", "doc_number": "2", "signatory": "Almost the head"},
+                                   {"doc_type": "order", "doc_number": "3"}]},
     })
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    documents = wb["Құжаттар"]
+    spare = documents.max_row + 1  # a further document naming an unknown task
+    documents[f"A{spare}"], documents[f"C{spare}"] = "G9.P9.T9", "7"
+    wb.save(path)
     report = ingest_files(store, catalogue, registry, [path])
-    issues = {(i.code, i.cell) for i in report.outcomes[0].issues}
-    assert issues == {("evidence_bad_choice", "C4"), ("evidence_bad_date", "F4"), ("evidence_bad_count", "L4"),
-                      ("evidence_future_month", "N4")}
+    issues = {(i.code, i.sheet, i.cell) for i in report.outcomes[0].issues}
+    assert issues == {("evidence_bad_choice", "Дәлелдер", "C4"), ("evidence_bad_date", "Құжаттар", "D4"),
+                      ("evidence_bad_count", "Дәлелдер", "G4"), ("evidence_future_month", "Дәлелдер", "I4"),
+                      ("evidence_bad_choice", "Құжаттар", "E6"), ("evidence_unknown_task", "Құжаттар", f"A{spare}")}
 
 
 def test_compliance_score_and_messages(check, store, catalogue, registry) -> None:
@@ -186,7 +215,7 @@ def flags(store: Store, catalogue, registry):
 def test_share_of_100_without_evidence(store, catalogue, registry, make_return, flags) -> None:
     formal = make_return("akimat_abai", "2025Q1", {"subdivisions_total": 9, "subdivisions_analysed": 9})
     real = make_return("akimat_astana", "2025Q1", {"subdivisions_total": 9, "subdivisions_analysed": 9},
-                       evidence={"G1.P1.T1": proven_doc()})
+                       evidence={"G1.P1.T1": with_documents(catalogue, "G1.P1.T1", proven_doc())})
     assert ingest_files(store, catalogue, registry, [formal, real]).ok
     got = flags("2025Q1")
     assert ("akimat_abai", "share_100_without_evidence", "G1.K1") in got
@@ -240,9 +269,9 @@ def test_signature_below_level_flag(check, flags) -> None:
     assert ("akimat_abai", "signatory_below_level", "G1.P1.T2") in flags("2025Q1")
 
 
-def test_compliance_cli_json(tmp_path, make_return) -> None:
+def test_compliance_cli_json(tmp_path, make_return, catalogue) -> None:
     db = tmp_path / "c.duckdb"
-    path = make_return("univ_enu", "2025Q1", evidence={"G3.P4.T1": proven_doc()})
+    path = make_return("univ_enu", "2025Q1", evidence={"G3.P4.T1": with_documents(catalogue, "G3.P4.T1", proven_doc())})
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run([sys.executable, "-m", "kpi", "ingest", "--db", str(db), str(path)], check=True, cwd=root,
@@ -293,7 +322,9 @@ def test_matrix_scores_missing_list_and_evidence_details(check, store, catalogue
     assert comp.cell_from_selection(event) == ("univ_enu", "G3.P5.T1")
     chosen = next(r for r in results if (r.entity, r.task) == ("univ_enu", "G3.P5.T1"))
     details = comp.evidence_details(chosen, catalogue, "en")
-    assert details["Signed by"] == "Another official" and details["Document"].startswith("Protocol · № 12-ө")
+    assert details["Signed by"] == "Another official"
+    assert details["Document"] == ("Certificate (spravka) · № 12-ө · 20.03.2025 · Another official; "
+                                   "Order · № 12-ө · 20.03.2025 · Another official")
 
 
 def test_flags_table_in_three_languages(check, store, catalogue, registry, flags) -> None:
@@ -305,3 +336,90 @@ def test_flags_table_in_three_languages(check, store, catalogue, registry, flags
         table = comp.flags_frame(raw, registry, lang)
         row = table[table["flag"] == "signatory_below_level"].iloc[0]
         assert word in row["message"].lower()
+
+
+# Several documents per task, signatories, yearly renewals and new hires (issue 14)
+
+
+def test_every_required_document_type_is_needed(check, store, catalogue, registry) -> None:
+    only_order = {"status": "Орындалды", "documents": [{**{k: DOC[k] for k in DOCUMENT_KEYS if k in DOC},
+                                                       "doc_type": "Бұйрық"}]}
+    video_instead = {"status": "Орындалды", "documents": [{**{k: DOC[k] for k in DOCUMENT_KEYS if k in DOC},
+                                                          "doc_type": "Video"}]}
+    got = check("akimat_abai", "2025Q1", {"G1.P1.T1": only_order, "G1.P2.T1": video_instead,
+                                          "G1.P1.T2": proven_doc()})
+    assert got["G1.P1.T1"] == ("missing", ["document_missing"])  # the analytical report is not there
+    assert got["G1.P2.T1"] == ("missing", ["document_missing", "document_missing", "action_plan_within_10_working_days"])
+    assert got["G1.P1.T2"] == ("proven", [])  # the order and the analytical report
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["akimat_abai"])
+                  if r.task == "G1.P1.T1")
+    words = {lang: result.failed[0].message(lang) for lang in ("kk", "ru", "en")}
+    assert "Талдамалық анықтама" in words["kk"] and "Аналитическая справка" in words["ru"]
+    assert "Analytical report" in words["en"]
+
+
+def test_a_document_dated_after_the_period_is_late(check) -> None:
+    got = check("akimat_abai", "2025Q1", {"G1.P1.T1": proven_doc(dates={"order": dt.date(2025, 4, 2)})})
+    assert got["G1.P1.T1"] == ("late", ["document_after_period"])
+
+
+def test_blank_signatory_fails(check, store, catalogue, registry) -> None:
+    got = check("akimat_abai", "2025Q1", {"G1.P1.T1": proven_doc(signatory=None),
+                                          "G3.P1.T2": proven_doc(signatory=None, events=[1, 0, 0])})
+    assert got["G1.P1.T1"] == ("missing", ["signed_by_senior_official"])
+    # A video and its publication are signed by nobody of the body: no signatory needed.
+    assert got["G3.P1.T2"] == ("proven", [])
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["akimat_abai"])
+                  if r.task == "G1.P1.T1")
+    assert "No signatory" in result.failed[0].message("en")
+
+
+def test_collegial_management_body_signs_where_the_guide_allows_it(check) -> None:
+    board = "Алқалы басқару органы"
+    g4 = check("qp_kmg", "2025Q1", {"G4.P1.T1": proven_doc(signatory=board)})
+    assert g4["G4.P1.T1"] == ("proven", [])
+    g1 = check("akimat_abai", "2025Q1", {"G1.P1.T1": proven_doc(signatory="Collegial management body")})
+    assert g1["G1.P1.T1"] == ("missing", ["signed_by_senior_official"])
+
+
+def test_anti_corruption_standard_approved_by_the_first_head(check) -> None:
+    deputy = check("akimat_abai", "2025Q1", {"G2.P8.T1": proven_doc(signatory="Бірінші басшының орынбасары")})
+    assert deputy["G2.P8.T1"] == ("missing", ["signed_by_senior_official"])
+    head = check("akimat_astana", "2025Q1", {"G2.P8.T1": proven_doc(signatory="First head")})
+    assert head["G2.P8.T1"] == ("proven", [])
+
+
+@pytest.mark.parametrize(("entity", "task", "rule"), [
+    ("qp_kmg", "G4.P1.T2", "renewed_every_year"), ("qp_kmg", "G4.P1.T3", "renewed_every_year"),
+    ("qp_kmg", "G4.P1.T4", "renewed_every_year"), ("qp_kmg", "G4.P1.T5", "analysis_of_all_subdivisions_yearly"),
+    ("univ_enu", "G3.P5.T1", "thesis_topics_renewed_yearly"),
+])
+def test_yearly_renewals(check, entity, task, rule) -> None:
+    stale = check(entity, "2025Q4", {task: proven_doc(doc_date=dt.date(2019, 6, 3))})
+    assert stale[task] == ("missing", [rule])  # a 2019 document does not prove the task in 2025
+    fresh = check(entity, "2024Q4", {task: proven_doc(doc_date=dt.date(2024, 2, 12))})
+    assert fresh[task] == ("proven", [])
+
+
+def test_new_hires_acquainted_within_the_same_three_days(check, store, catalogue, registry) -> None:
+    within = proven_doc(related_date=dt.date(2025, 2, 3), doc_date=dt.date(2025, 2, 5))
+    ok = check("qp_kmg", "2025Q1", {"G4.P1.T6": within}, {"staff_total": 90, "staff_hired": 4,
+                                                        "staff_hired_acquainted": 4})
+    assert ok["G4.P1.T6"] == ("proven", [])
+    short = check("qp_ktz", "2025Q1", {"G4.P1.T6": within}, {"staff_total": 90, "staff_hired": 4,
+                                                           "staff_hired_acquainted": 3})
+    assert short["G4.P1.T6"] == ("missing", ["new_hires_acquainted_within_3_days"])
+    unreported = check("qp_samruk_kazyna", "2025Q1", {"G4.P1.T6": within})
+    assert unreported["G4.P1.T6"] == ("missing", ["new_hires_acquainted_within_3_days"])
+    result = next(r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["qp_ktz"])
+                  if r.task == "G4.P1.T6")
+    assert result.failed[0].message("ru").startswith("Охвачено: 3 из 4")
+
+
+def test_every_task_requires_document_types(catalogue) -> None:
+    from kpi.evidence import DOC_TYPES
+
+    missing = [t.id for t in catalogue.tasks if not catalogue.task_field(t.id, "doc_types")]
+    assert missing == []
+    assert {d for t in catalogue.tasks for d in catalogue.task_field(t.id, "doc_types")} <= set(DOC_TYPES)
+    assert catalogue.task_field("G2.P8.T1", "signatory") == "first_head"

@@ -285,18 +285,15 @@ def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None
     if not rows:
         return
     per_return = [len(o.data.evidence) if o.data else 0 for o in fresh]
+    return_ids = np.repeat(np.array(ids, dtype=np.int64), per_return)
     columns = {
-        "return_id": np.repeat(np.array(ids, dtype=np.int64), per_return),
+        "return_id": return_ids,
         "task_id": _objects([r.task_id for r in rows]),
         "status": _objects([r.status or "" for r in rows]),
-        "doc_type": _objects([r.doc_type for r in rows]),
-        "doc_number": _objects([r.doc_number for r in rows]),
-        "doc_date": _objects([r.doc_date.isoformat() if r.doc_date else None for r in rows]),
-        "signatory": _objects([r.signatory for r in rows]),
-        "reference": _objects([r.reference for r in rows]),
         "related_date": _objects([r.related_date.isoformat() if r.related_date else None for r in rows]),
         "audit_years": _objects([r.audit_years for r in rows]),
     }
+    _insert_documents(cur, return_ids, rows)
     events = [r.events for r in rows]
     participants = [r.participants for r in rows]
     # Monthly counts go as one whole-number column per month and are joined back into lists by DuckDB.
@@ -309,6 +306,23 @@ def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None
             columns[f"{series}{month}"] = grid[:, month]
     events_sql, participants_sql = (", ".join(f"{s}{m}" for m in range(MONTHS)) for s in ("e", "p"))
     _insert(cur, "evidence", columns, select=(
-        "return_id, task_id, status, doc_type, doc_number, doc_date::DATE AS doc_date, signatory, reference, "
+        "return_id, task_id, status, "
         f"list_value({events_sql}) AS events, list_value({participants_sql}) AS participants, "
         "related_date::DATE AS related_date, audit_years"))
+
+
+def _insert_documents(cur: Any, return_ids: Any, rows: list[Any]) -> None:
+    """Each task's documents (one row per document) beside its evidence row."""
+    docs = [(return_id, row.task_id, seq, d) for return_id, row in zip(return_ids.tolist(), rows)
+            for seq, d in enumerate(row.documents, start=1)]
+    if not docs:
+        return
+    _insert(cur, "evidence_document", {
+        "return_id": np.array([x[0] for x in docs], dtype=np.int64), "task_id": _objects([x[1] for x in docs]),
+        "seq": np.array([x[2] for x in docs], dtype=np.int32),
+        "doc_type": _objects([x[3].doc_type for x in docs]), "doc_number": _objects([x[3].doc_number for x in docs]),
+        "doc_date": _objects([x[3].doc_date.isoformat() if x[3].doc_date else None for x in docs]),
+        "signatory": _objects([x[3].signatory for x in docs]), "reference": _objects([x[3].reference for x in docs]),
+        "sheet_row": np.array([x[3].row for x in docs], dtype=np.int32),
+    }, select="return_id, task_id, seq, doc_type, doc_number, doc_date::DATE AS doc_date, signatory, reference, "
+              "sheet_row")

@@ -55,8 +55,8 @@ class Limits:
     max_sheets: int = 12
     max_rows: int = 2000
     max_columns: int = 64
-    read_sheets: tuple[str, ...] = ("Есеп", "Дәлелдер")
-    max_defined_names: int = 400  # the template defines about fifty
+    read_sheets: tuple[str, ...] = ("Есеп", "Дәлелдер", "Құжаттар")
+    max_defined_names: int = 400  # the template defines about seventy
 
 
 @dataclass

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kpi import parsing
 from kpi.catalogue import Catalogue, Entity, Registry, measures_for_entity, parse_period
-from kpi.evidence import EVIDENCE_SHEET, EvidenceRow, parse_evidence
+from kpi.evidence import DOCUMENTS_SHEET, EVIDENCE_SHEET, EvidenceRow, parse_evidence
 from kpi.i18n import t
-from kpi.layout import META_NAMES, RETURN_SHEET, SUPPORTED_TEMPLATE_VERSIONS
+from kpi.layout import LEGACY_TEMPLATE_VERSIONS, META_NAMES, RETURN_SHEET, SUPPORTED_TEMPLATE_VERSIONS
 
 FLAG_WORDS = {
     "1": 1, "0": 0, "true": 1, "false": 0, "иә": 1, "жоқ": 0, "да": 1, "нет": 0, "yes": 1, "no": 0,
@@ -175,6 +175,9 @@ def rule_measure_values(ctx: Context) -> None:
         return
     for measure in measures_for_entity(ctx.catalogue, ctx.registry, ctx.entity):
         cell = ctx.cell(measure.code)
+        if measure.optional and (cell is None or cell["value"] is None
+                                 or (isinstance(cell["value"], str) and not cell["value"].strip())):
+            continue  # a measure added after the entity's template, or left blank: not reported, never zero
         if cell is None:
             ctx.issues.append(Issue(file=ctx.file, code="missing_cell", sheet=RETURN_SHEET,
                                     measure=measure.code, params={"measure": measure.code}))
@@ -242,9 +245,17 @@ def rule_evidence(ctx: Context) -> None:
         ctx.issues.append(Issue(file=ctx.file, code="missing_sheet", params={"sheet": EVIDENCE_SHEET},
                                 sheet=EVIDENCE_SHEET))
         return
-    rows, problems = parse_evidence(ctx.catalogue, ctx.registry, ctx.entity, ctx.period, table)
+    version = str((ctx.cell("meta_template_version") or {}).get("value") or "").strip()
+    legacy = version in LEGACY_TEMPLATE_VERSIONS
+    documents = ctx.raw.get("tables", {}).get(DOCUMENTS_SHEET)
+    if documents is None and not legacy:
+        ctx.issues.append(Issue(file=ctx.file, code="missing_sheet", params={"sheet": DOCUMENTS_SHEET},
+                                sheet=DOCUMENTS_SHEET))
+        return
+    rows, problems = parse_evidence(ctx.catalogue, ctx.registry, ctx.entity, ctx.period, table, documents,
+                                    legacy=legacy)
     for problem in problems:
-        ctx.issues.append(Issue(file=ctx.file, code=problem.code, params=problem.params, sheet=EVIDENCE_SHEET,
+        ctx.issues.append(Issue(file=ctx.file, code=problem.code, params=problem.params, sheet=problem.sheet,
                                 cell=problem.cell, value=problem.value))
     ctx.evidence = rows
 
