@@ -60,6 +60,8 @@ def test_glossary_is_complete() -> None:
 def test_no_message_uses_an_avoided_term(term: dict[str, Any]) -> None:
     bad = []
     for key, entry in messages().items():
+        if key in term.get("except_keys", []):
+            continue
         for lang in LANGUAGES:
             for pattern in term["avoid"].get(lang, []):
                 for text in texts(entry[lang]):

@@ -76,7 +76,8 @@ def test_odd_audit_years_stored_by_one_officer_break_nothing(store: Store, catal
 
     results = {r.task: r for r in compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["akimat_abai"])}
     assert results["G1.P2.T9"].status == "missing"  # 2024 is missing; '²' is no year
-    assert [f.rule for f in results["G1.P2.T9"].failed] == ["audit_reports_last_3_years"]
+    # the task also lacks the other documents the guide requires; the audit years are judged, not crashed on
+    assert "audit_reports_last_3_years" in [f.rule for f in results["G1.P2.T9"].failed]
     store.close()
     db = str(store.db_path)
     assert main(["compliance", "--db", db, "--period", "2025Q1", "--json"]) == 0
