@@ -297,6 +297,42 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         print(t("briefing.cli.pdf_written", lang, path=str(pdf)))
     return 0
 
+def cmd_periods(args: argparse.Namespace) -> int:
+    from kpi import periods
+    from kpi.service import open_store
+
+    lang = _lang(args)
+    if args.action != "list" and (not args.period or not _valid_period(args.period, lang)):
+        if not args.period:
+            print(t("cli.bad_period", lang, period=""), file=sys.stderr)
+        return 2
+    with open_store(args.db) as store:
+        if args.action == "open":
+            outcome = periods.open_period(store, args.period, actor=args.user)
+            key = {"opened": "opened", "already": "already_open", "not_started": "not_started"}[outcome]
+            print(t(f"periods.cli.{key}", lang, period=args.period))
+            return 1 if outcome == "not_started" else 0
+        if args.action == "close":
+            closed = periods.close_period(store, args.period, actor=args.user)
+            print(t("periods.cli.closed" if closed else "periods.cli.not_open", lang, period=args.period))
+            return 0
+        cur = store.cursor()
+        try:
+            rows = periods.open_period_rows(cur)
+        finally:
+            cur.close()
+    latest = periods.latest_ended()
+    if args.json:
+        _print_json({"today": periods.today().isoformat(), "latest_ended": latest, "opened": rows})
+        return 0
+    print(t("periods.cli.latest_ended", lang, period=latest))
+    if not rows:
+        print(t("periods.cli.none_open", lang))
+    for row in rows:
+        print(f"{row['period']}  {row['opened_by']}  {row['opened_at']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m kpi", description=DESCRIPTION,
@@ -359,6 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["analyst", "officer", "admin"], default="analyst")
     p.add_argument("--entity", action="append", help="an entity an officer may read and upload for (repeat)")
     p.add_argument("--password", help="the password (asked for when omitted)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("periods", "The reporting calendar: list the periods opened early, or let an admin open (or close) a "
+            "quarter under way for filing before it ends. A return for a quarter that has not ended is refused "
+            "otherwise.", cmd_periods)
+    p.add_argument("action", nargs="?", choices=["list", "open", "close"], default="list")
+    p.add_argument("period", nargs="?", help="period YYYYQn")
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--user", default="cli", help="who opens or closes it (kept in the audit trail)")
     p.add_argument("--json", action="store_true")
 
     p = add("backup", "Copy the database, the archived uploads and the audit trail, with checksums.", cmd_backup)

@@ -25,7 +25,6 @@ from kpi.catalogue import (
     Kpi,
     Registry,
     kpis_for_entity,
-    parse_period,
     shift_period,
     submission_deadline,
 )
@@ -52,8 +51,10 @@ class Filters:
     lang: str = "kk"
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], *, periods: Sequence[str], registry: Registry) -> Filters:
-        """Filters from URL query parameters; anything unknown falls back to its default (latest period, all)."""
+    def from_query(cls, params: Mapping[str, Any], *, periods: Sequence[str], registry: Registry,
+                   default_period: str | None = None) -> Filters:
+        """Filters from URL query parameters; anything unknown falls back to its default (the safe default
+        period when given, else the latest; all types and regions)."""
 
         def first(name: str) -> str | None:
             value = params.get(name)
@@ -63,7 +64,7 @@ class Filters:
 
         period = first("period")
         if period not in periods:
-            period = periods[-1] if periods else None
+            period = default_period if default_period in periods else periods[-1] if periods else None
         entity_type = first("type")
         region = first("region")
         return cls(
@@ -154,8 +155,9 @@ def unit_label(unit: str, lang: str) -> str:
 
 def period_label(period: str, lang: str) -> str:
     """A period in words: '2025 ж. 4-тоқсан', '4 кв. 2025', 'Q4 2025'."""
-    year, quarter = parse_period(period)
-    return t("period.label", lang, year=year, quarter=quarter)
+    from kpi import periods as calendar
+
+    return calendar.period_label(period, lang)
 
 
 def type_label(entity_type: str, lang: str) -> str:
@@ -1051,13 +1053,17 @@ def submissions_figure(frame: pd.DataFrame, lang: str, *, period: str) -> go.Fig
 # --------------------------------------------------------------------------- upload preview
 
 
-def template_periods(periods: Sequence[str], *, today: dt.date | None = None) -> list[str]:
-    """Periods a blank template is offered for: the current quarter first, then those with data, newest first."""
-    today = today or dt.date.today()
-    current = f"{today.year}Q{(today.month - 1) // 3 + 1}"
-    out = [current, shift_period(current, -1)]
-    out += [p for p in reversed(periods) if p not in out]
-    return out
+def template_periods(periods: Sequence[str], *, today: dt.date | None = None, opened: Sequence[str] = ()) -> list[str]:
+    """Periods a blank template is offered for, newest first: quarters an admin opened early, then every ended
+    quarter from the oldest with data (or two years back) to the latest ended one. A quarter under way is
+    never offered unless opened: its return would be refused."""
+    from kpi import periods as calendar
+
+    today = today or calendar.today()
+    latest = calendar.latest_ended(today)
+    oldest = min([shift_period(latest, -(HISTORY_QUARTERS - 1)), *[p for p in periods if p <= latest]])
+    early = [p for p in calendar.sort_periods(opened) if not calendar.has_ended(p, today)]
+    return [*reversed(early), *calendar.ended_periods(today, since=oldest)]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 
 from __future__ import annotations
 
+import datetime as dt
 import runpy
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -211,6 +212,40 @@ def periods() -> list[str]:
     return _cached_periods(data_version(), current_scope(), _cur=cursor())
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_calendar(version: str, day: str, available: tuple[str, ...], threshold: float,
+                     _cur: duckdb.DuckDBPyConnection) -> tuple[str | None, dict[str, Any]]:
+    from kpi import periods as calendar
+
+    coverage = calendar.registry_coverage(_cur, [e.code for e in registry().entities])
+    chosen = calendar.default_period(coverage, available, threshold=threshold, on=dt.date.fromisoformat(day))
+    return chosen, coverage
+
+
+def period_coverage() -> dict[str, Any]:
+    """Each period's returns received of those expected over the whole registry (`kpi.periods.PeriodCoverage`)."""
+    return _calendar()[1]
+
+
+def default_period() -> str | None:
+    """The safe period every page opens on: the latest ended quarter whose coverage reaches the threshold."""
+    return _calendar()[0]
+
+
+def _calendar() -> tuple[str | None, dict[str, Any]]:
+    from kpi import periods as calendar
+
+    return _cached_calendar(data_version(), calendar.today().isoformat(), tuple(periods()),
+                            get_settings().coverage_threshold, _cur=cursor())
+
+
+def opened_periods() -> list[str]:
+    """Quarters an admin opened for filing before they ended (a one-row query, read on each run)."""
+    from kpi import periods as calendar
+
+    return sorted(calendar.opened_periods(cursor()))
+
+
 # --------------------------------------------------------------------------- language, filters and the URL
 
 
@@ -253,7 +288,7 @@ def sidebar_filters() -> views.Filters:
     reg = registry()
     if PERIOD_KEY not in st.session_state:
         seeded = views.Filters.from_query(st.session_state.get(INITIAL_QUERY_KEY, {}), periods=available,
-                                          registry=reg)
+                                          registry=reg, default_period=default_period())
         st.session_state[PERIOD_KEY] = seeded.period
         st.session_state[TYPE_KEY] = seeded.entity_type or ALL
         st.session_state[REGION_KEY] = seeded.region or ALL

@@ -1,0 +1,58 @@
+"""The app and the reporting calendar: the Upload page refuses a quarter that has not ended, offers ended
+quarters only, and an admin opens a quarter early on the Administration page (clock: conftest, 1 Dec 2026)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kpi import audit, periods
+from kpi.catalogue import load_catalogue, load_registry
+from kpi.i18n import t
+from kpi.sample import fill_by_names
+from kpi.template import build_template
+from tests.conftest import zero_values
+from tests.test_app import _app_store, app_db, run, sample_db, texts, upload_db  # noqa: F401
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def blank_return(entity: str, period: str) -> bytes:
+    catalogue, registry = load_catalogue(), load_registry()
+    return fill_by_names(build_template(catalogue, registry, entity, period), zero_values(catalogue, registry, entity))
+
+
+def counts() -> tuple[object, ...]:
+    cur = _app_store().cursor()
+    return (cur.execute("SELECT count(*) FROM return_version").fetchone(),
+            cur.execute("SELECT count(*) FROM return_value").fetchone())
+
+
+def test_upload_page_refuses_a_quarter_that_has_not_ended(upload_db: Path) -> None:  # noqa: F811
+    before = counts()
+    at = run("pages/upload.py", query={"lang": "en"})
+    at.file_uploader[0].set_value(("abai_q4.xlsx", blank_return("akimat_abai", "2026Q4"), XLSX)).run()
+    assert not at.exception
+    assert at.error, texts(at)
+    issues = at.dataframe[0].value.to_dict("records")
+    assert issues == [{"Sheet": "Есеп", "Cell": "C6", "Measure": None, "Value given": "2026Q4",
+                       "What to fix": "Q4 2026 has not ended yet: its return can be filed from 1 Jan 2027."}]
+    assert not [b for b in at.button if b.key == "upload_confirm"]
+    assert counts() == before
+    # the template picker offers ended quarters only, newest first
+    picker = next(s for s in at.selectbox if s.label == t("upload.template_period", "en"))
+    assert picker.options[:2] == ["Q3 2026", "Q2 2026"] and "Q4 2026" not in picker.options
+
+
+def test_admin_opens_the_quarter_under_way_and_the_upload_is_accepted(upload_db: Path) -> None:  # noqa: F811
+    at = run("pages/admin.py", query={"lang": "ru"})
+    at.button(key="admin_period_open").click().run()
+    assert not at.exception
+    assert periods.opened_periods(_app_store().cursor()) == {"2026Q4"}
+    assert any("4 кв. 2026 г." in i.value for i in at.info)
+    events = [e for e in audit.read(_app_store().audit_path) if e["action"] == "period_opened"]
+    assert [(e["actor"], e["subject"]) for e in events] == [("admin", "2026Q4")]
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader[0].set_value(("abai_q4.xlsx", blank_return("akimat_abai", "2026Q4"), XLSX)).run()
+    assert not at.error and [b for b in at.button if b.key == "upload_confirm"]
+    picker = next(s for s in at.selectbox if s.label == t("upload.template_period", "ru"))
+    assert picker.options[0] == "4 кв. 2026 г."
