@@ -31,6 +31,7 @@ from pptx.oxml import parse_xml
 from pptx.oxml.ns import nsdecls, qn
 from pptx.util import Emu, Inches, Pt
 
+from kpi import periods as calendar
 from kpi import style
 from kpi.catalogue import (
     ENTITY_TYPES,
@@ -44,6 +45,7 @@ from kpi.catalogue import (
 )
 from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, t
+from kpi.settings import get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
 from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
 
@@ -153,9 +155,7 @@ def comparison_period(period: str) -> str:
 
 def period_label(period: str, lang: str, *, short: bool = False) -> str:
     """A period as people write it: `2025 жылғы IV тоқсан`, `IV квартал 2025 года`, `Q4 2025`."""
-    year, quarter = parse_period(period)
-    key = "briefing.period_short" if short else "briefing.period_long"
-    return t(key, lang, year=year, quarter=quarter, roman=ROMAN[quarter])
+    return calendar.period_label(period, lang)  # one way to write a period everywhere (issue 11)
 
 
 # --- the plan: slides as data --------------------------------------------------------------------------
@@ -171,6 +171,7 @@ class BriefingRequest:
     kpis: tuple[str, ...] = ()
     trend_quarters: int = 8
     national_breakdown: str = "region"  # or "entity_type"
+    allow_provisional: bool = False  # build a pack whose period is below the coverage threshold, marked as such
 
     def __post_init__(self) -> None:
         parse_period(self.period)
@@ -291,7 +292,8 @@ class Briefing:
     scope_name: str
     kpis: tuple[KpiBrief, ...]
     slides: tuple[Slide, ...]
-    generated: dt.date = field(default_factory=dt.date.today)
+    generated: dt.date = field(default_factory=calendar.today)
+    provisional: bool = False  # its period is below the coverage threshold (the title slide says so)
 
 
 # --- text fitting ------------------------------------------------------------------------------------
@@ -550,6 +552,7 @@ def plan_briefing(
     access: AccessScope = FULL_ACCESS,
     compliance: ComplianceProvider | None = None,
     today: dt.date | None = None,
+    coverage_threshold: float | None = None,
 ) -> Briefing:
     """Plan a pack: compute every figure it shows and lay out its slides (a compliance slide only with a provider)."""
     catalogue, registry, lang = engine.catalogue, engine.registry, request.lang
@@ -592,18 +595,25 @@ def plan_briefing(
                                write_finding(kpi, current, previous, children, request)))
 
     received = _returns_received(cur, request.period, [e.code for e in entities])
-    slides = [_title_slide(request, name, briefs, received, len(entities), today or dt.date.today())]
+    today = today or calendar.today()
+    threshold = get_settings().coverage_threshold if coverage_threshold is None else coverage_threshold
+    provisional = not entities or received < threshold * len(entities)
+    if provisional and not request.allow_provisional:
+        raise BriefingError(t("periods.briefing_refused", lang, period=period_label(request.period, lang),
+                              received=received, expected=len(entities),
+                              threshold=format_number(100 * threshold, lang, unit="percent")))
+    slides = [_title_slide(request, name, briefs, received, len(entities), today, provisional=provisional)]
     slides.append(_summary_slide(request, briefs))
     slides += [_kpi_slide(request, name, brief) for brief in briefs]
     if compliance is not None:
         gaps = compliance(cur, request.period, tuple(e.code for e in entities), lang)
         slides += _compliance_slides(request, registry, gaps)
     slides += _appendix_slides(request, name, briefs)
-    return Briefing(request, name, tuple(briefs), tuple(slides), today or dt.date.today())
+    return Briefing(request, name, tuple(briefs), tuple(slides), today, provisional=provisional)
 
 
 def _title_slide(request: BriefingRequest, name: str, briefs: Sequence[KpiBrief], received: int, expected: int,
-                 today: dt.date) -> Slide:
+                 today: dt.date, *, provisional: bool = False) -> Slide:
     lang = request.lang
     counts: dict[str, int] = {}
     for brief in briefs:
@@ -613,9 +623,10 @@ def _title_slide(request: BriefingRequest, name: str, briefs: Sequence[KpiBrief]
     return Slide(
         kind="title", title=t("briefing.deck_title", lang), subtitle=t("briefing.direction_name", lang),
         lines=(name, period_label(request.period, lang), t("briefing.cumulative_note", lang),
-               t("briefing.returns_received", lang, received=received, expected=expected),
-               t("briefing.prepared", lang, date=today.strftime("%d.%m.%Y"))),
-        chips=chips,
+               t("periods.briefing_coverage", lang, received=received, expected=expected,
+                 share=format_number(100 * received / expected if expected else None, lang, unit="percent")),
+               t("briefing.prepared", lang, date=calendar.date_label(today, lang))),
+        chips=chips, badge=t("periods.briefing_provisional", lang) if provisional else "",
     )
 
 
@@ -853,6 +864,11 @@ def _draw_title(slide: object, spec: Slide) -> None:
         x += chip_w + gap
     _box(slide, MARGIN, 6.5, CONTENT_WIDTH, 0.4, prepared, max_pt=12, min_pt=8, colour=style.MUTED,
          name="prepared")
+    if spec.badge:  # a pack below the coverage threshold says so on its first slide
+        _rect(slide, MARGIN, 0.18, CONTENT_WIDTH, 0.42, style.STATUS_COLOURS["at_risk"], MSO_SHAPE.ROUNDED_RECTANGLE)
+        _box(slide, MARGIN, 0.18, CONTENT_WIDTH, 0.42, spec.badge, max_pt=14, min_pt=8, bold=True, one_line=True,
+             colour=_on_colour(style.STATUS_COLOURS["at_risk"]), align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE,
+             name="provisional")
 
 
 def _draw_table(slide: object, table: Table, top: float) -> None:

@@ -125,7 +125,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with open_store(args.db, read_only=False) as store:
         values = report_rows(store, args.period)
     if args.json:
-        _print_json([v.contract_dict() for v in values])
+        # the contract's fields, plus the returns behind each figure: entities reporting of those expected
+        _print_json([{**v.contract_dict(), "reporting": v.reporting, "expected": v.expected} for v in values])
         return 0
     catalogue = load_catalogue()
     levels = set(args.level or ["national"])
@@ -274,7 +275,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         return 2
     try:
         request = BriefingRequest(period=args.period, scope=scope, lang=lang, kpis=tuple(args.kpi or ()),
-                                  national_breakdown=args.breakdown)
+                                  national_breakdown=args.breakdown, allow_provisional=args.allow_provisional)
         from kpi.compliance import briefing_provider
         from kpi.service import engine
         from kpi.settings import get_settings
@@ -430,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kpi", action="append", metavar="KPI", help="only these KPIs, e.g. --kpi G2.K1 (repeatable)")
     p.add_argument("--breakdown", choices=["region", "entity_type"], default="region",
                    help="how a national pack ranks its children (default: regions)")
+    p.add_argument("--allow-provisional", action="store_true",
+                   help="build the pack even when fewer returns are in than the coverage threshold "
+                        "(PARASAT_COVERAGE_THRESHOLD); the pack then says it is provisional")
     return parser
 
 

@@ -13,6 +13,7 @@ entities = views.visible_entities(reg, scope=ui.current_scope(), within=ui.popul
 if filters.period is None or not entities:
     ui.empty_state("app.no_returns" if filters.period is None else "app.no_entities")
     st.stop()
+ui.provisional_banner(filters.period)
 
 codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
 ui.page_choice("entity_code", "entity", codes)

@@ -14,6 +14,7 @@ def render(group_id: str) -> None:
                    ui.text("group.caption"))
     if filters.period is None:
         return ui.empty_state("app.no_returns")
+    ui.provisional_banner(filters.period)
     kpi = ui.kpi_picker(group.kpis, key=f"kpi_{group_id}")
     entities = views.drill_entities(ui.kpi_engine(), kpi.id, scope=ui.current_scope(), within=ui.population())
     if not entities:

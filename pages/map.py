@@ -11,6 +11,7 @@ ui.page_header(ui.text("map.title"), ui.text("map.caption"))
 if filters.period is None:
     ui.empty_state("app.no_returns")
     st.stop()
+ui.provisional_banner(filters.period)
 
 kpi_ids = [k.id for k in cat.kpis]
 ui.page_choice("map_kpi", "kpi", kpi_ids, default="G2.K1")

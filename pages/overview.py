@@ -13,6 +13,7 @@ if filters.period is None:
     ui.empty_state("app.no_returns")
     st.stop()
 
+provisional = ui.provisional_banner(filters.period)
 data: views.Overview = ui.view("overview", filters.period, lang=lang, within=ui.population())
 coverage = data.coverage
 with st.container(horizontal=True, key="overview_head"):
@@ -29,7 +30,7 @@ for group in data.groups:
     columns = st.columns(4)
     for index, tile in enumerate(group.tiles):
         with columns[index % 4]:
-            ui.kpi_tile(tile)
+            ui.kpi_tile(tile, provisional=provisional)
 
 with st.expander(ui.text("overview.table")):
     table = views.overview_table(data, lang)

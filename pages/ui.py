@@ -239,6 +239,39 @@ def _calendar() -> tuple[str | None, dict[str, Any]]:
                             get_settings().coverage_threshold, _cur=cursor())
 
 
+def coverage_of(period: str) -> tuple[int, int]:
+    """Returns received and expected for a period: over the whole registry, or over an officer's entities."""
+    scope = current_scope()
+    if scope.entities is None:
+        found = period_coverage().get(period)
+        return (found.received, found.expected) if found is not None else (0, len(registry().entities))
+    counted = views.coverage(cursor(), registry(), period, scope=scope)
+    return counted.received, counted.expected
+
+
+def is_provisional(period: str | None) -> bool:
+    """Whether a period's figures rest on fewer returns than the coverage threshold asks for."""
+    if period is None:
+        return False
+    received, expected = coverage_of(period)
+    return expected > 0 and received / expected < get_settings().coverage_threshold
+
+
+def provisional_banner(period: str | None) -> bool:
+    """The banner of a page showing a period below the coverage threshold; True when shown."""
+    if period is None or not is_provisional(period):
+        return False
+    from kpi import periods as calendar
+
+    received, expected = coverage_of(period)
+    language = lang()
+    st.warning(t("periods.provisional_banner", language, period=calendar.period_label(period, language),
+                 received=received, expected=expected,
+                 threshold=views.fmt(100 * get_settings().coverage_threshold, "percent", language)),
+               icon=":material/hourglass_top:")
+    return True
+
+
 def opened_periods() -> list[str]:
     """Quarters an admin opened for filing before they ended (a one-row query, read on each run)."""
     from kpi import periods as calendar
@@ -293,8 +326,12 @@ def sidebar_filters() -> views.Filters:
         st.session_state[TYPE_KEY] = seeded.entity_type or ALL
         st.session_state[REGION_KEY] = seeded.region or ALL
     options = list(reversed(available))
+    if st.session_state.get(PERIOD_KEY) not in options:
+        st.session_state[PERIOD_KEY] = default_period()
+    provisional = {p for p in options if is_provisional(p)}
     select(t("filter.period", language), options, PERIOD_KEY, sidebar=True,
-           format_func=lambda p: views.period_label(p, language))
+           format_func=lambda p: views.period_label(p, language)
+           + (f" · {t('periods.provisional', language)}" if p in provisional else ""))
     select(t("filter.entity_type", language), [ALL, *ENTITY_TYPES], TYPE_KEY, sidebar=True,
            format_func=lambda c: t("filter.all_types", language) if c == ALL else views.type_label(c, language))
     regions = sorted(reg.regions, key=lambda r: r.name(language))
@@ -432,8 +469,9 @@ def status_badge(status: str, label: str) -> None:
     st.badge(label, color=colour, icon=icon)  # type: ignore[arg-type]
 
 
-def kpi_tile(tile: views.KpiTile) -> None:
-    """One KPI's tile: code, short title, value, target, changes, sparkline and status colour."""
+def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
+    """One KPI's tile: code, short title, value, target, changes, sparkline and status colour; a provisional
+    period's value says so."""
     language = lang()
     with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
         status_badge(tile.status, tile.status_text)
@@ -451,6 +489,8 @@ def kpi_tile(tile: views.KpiTile) -> None:
             f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
             f"{t('tile.reporting', language, reporting=tile.reporting, expected=tile.expected)}"
         )
+        if provisional:
+            st.badge(t("periods.provisional", language), color="orange", icon=":material/hourglass_top:")
 
 
 def status_borders(tiles: Sequence[views.KpiTile]) -> None:

@@ -56,3 +56,37 @@ def test_admin_opens_the_quarter_under_way_and_the_upload_is_accepted(upload_db:
     assert not at.error and [b for b in at.button if b.key == "upload_confirm"]
     picker = next(s for s in at.selectbox if s.label == t("upload.template_period", "ru"))
     assert picker.options[0] == "4 кв. 2026 г."
+
+
+def test_a_thin_later_quarter_does_not_become_the_default(upload_db: Path) -> None:  # noqa: F811
+    from kpi.ingest.pipeline import ingest_files
+    from tests.test_app import PAGES
+
+    store = _app_store()
+    path = upload_db.parent / "abai_2026Q1.xlsx"
+    path.write_bytes(blank_return("akimat_abai", "2026Q1"))
+    assert ingest_files(store, load_catalogue(), load_registry(), [path]).ok  # 2026Q1 ended; 1 of 92 returns
+    import streamlit as st
+
+    st.cache_data.clear()
+    for page in PAGES:
+        at = run(page, query={"lang": "en"})
+        assert at.sidebar.selectbox[0].value == "2025Q4", page  # the sample's last quarter, fully covered
+        assert not [w for w in at.warning if "Provisional" in w.value], page
+        if page == "pages/briefing.py":
+            assert at.selectbox(key="brief_period").value == "2025Q4"
+    # the picker still reaches the new quarter, marked provisional, and the page says so in a banner
+    at = run(query={"lang": "en"})
+    sidebar = at.sidebar.selectbox[0]
+    assert sidebar.options[0] == "Q1 2026 · provisional" and sidebar.options[1] == "Q4 2025"
+    for lang, words in (("en", "Provisional: 1 of 92 returns for Q1 2026"),
+                        ("ru", "Предварительные данные (1 кв. 2026 г.). Получено отчётов: 1, ожидается: 92"),
+                        ("kk", "Алдын ала деректер (2026 ж. 1-тоқсан). Түскен есептер: 1, күтілетін есептер: 92")):
+        at = run(query={"lang": lang, "period": "2026Q1"})
+        assert at.sidebar.selectbox[0].value == "2026Q1"
+        assert any(w.value.startswith(words) for w in at.warning), [w.value for w in at.warning]
+        marked = [m for m in at.markdown if t("periods.provisional", lang) in m.value and "badge" in m.value]
+        assert len(marked) == 20  # every tile is marked provisional
+    for page in ("pages/group_2.py", "pages/map.py", "pages/entity.py"):
+        at = run(page, query={"lang": "en", "period": "2026Q1"})
+        assert any("Provisional: 1 of 92" in w.value for w in at.warning), page
