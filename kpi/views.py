@@ -153,6 +153,13 @@ def unit_label(unit: str, lang: str) -> str:
     return t(f"unit.{unit}", lang)
 
 
+def date_label(day: Any, lang: str) -> str:
+    """A date as the language writes it ('31.12.2025', '31 Dec 2025'); see `kpi.periods`."""
+    from kpi import periods as calendar
+
+    return calendar.date_label(day, lang)
+
+
 def period_label(period: str, lang: str) -> str:
     """A period in words: '2025 ж. 4-тоқсан', '4 кв. 2025', 'Q4 2025'."""
     from kpi import periods as calendar
@@ -286,9 +293,18 @@ def node_label(registry: Registry, path: Sequence[Any], lang: str, *, root: str 
     return key_label(registry, step.level, step.key, lang)
 
 
-def filters_label(filters: Filters, registry: Registry) -> str:
-    """What the filters keep, in words: 'National', or 'Akimats · Almaty Region'."""
+def filters_label(filters: Filters, registry: Registry, scope: AccessScope = FULL_ACCESS) -> str:
+    """What the figures cover, in words: 'National', 'Akimats · Almaty Region', or for a user who sees only some
+    entities (an officer) those entities by name, never the Republic."""
     lang = filters.lang
+    if scope.entities is not None:
+        kept = filters.population(registry)
+        mine = [e for e in visible_entities(registry, scope=scope, within=kept)]
+        if not mine:
+            return t("periods.scope_none", lang)
+        if len(mine) <= 3:
+            return "; ".join(e.name(lang) for e in mine)
+        return t("periods.scope_entities", lang, count=len(mine))
     parts = []
     if filters.entity_type:
         parts.append(type_label(filters.entity_type, lang))
@@ -454,17 +470,23 @@ def overview(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, period: str, *, 
 
 
 def overview_table(data: Overview, lang: str) -> pd.DataFrame:
-    """The overview's tiles as a table (for export)."""
-    return pd.DataFrame([
+    """The overview's tiles as a table (for export), values rounded as the tiles show them."""
+    frame = pd.DataFrame([
         {
-            t("col.kpi", lang): tile.kpi, t("col.title", lang): tile.title, t("col.value", lang): tile.value,
-            t("col.unit", lang): unit_label(tile.unit, lang), t("col.target", lang): tile.target,
+            t("col.kpi", lang): tile.kpi, t("col.title", lang): tile.title,
+            t("col.value", lang): rounded(tile.value, tile.unit),
+            t("col.unit", lang): unit_label(tile.unit, lang), t("col.target", lang): rounded(tile.target, tile.unit),
             t("col.qoq", lang): tile.qoq_text, t("col.yoy", lang): tile.yoy_text,
             t("col.status", lang): tile.status_text, t("col.reporting", lang): tile.reporting,
             t("col.expected", lang): tile.expected,
         }
         for tile in data.tiles
     ])
+    for column in ("col.value", "col.target"):
+        frame[t(column, lang)] = frame[t(column, lang)].astype("Float64")
+    places = [decimals_for(tile.unit) for tile in data.tiles]
+    frame.attrs["decimals"] = {t("col.value", lang): places, t("col.target", lang): places}
+    return frame
 
 
 # --------------------------------------------------------------------------- KPI detail: trend, ranking, breakdown
@@ -489,7 +511,7 @@ def kpi_trend(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, pe
 
 
 # The data behind each chart as exported: column → interface text key.
-TREND_COLUMNS = {"period": "col.period", "value": "col.value", "target": "col.target", "status": "col.status",
+TREND_COLUMNS = {"period_label": "col.period", "value": "col.value", "target": "col.target", "status": "col.status",
                  "numerator": "col.numerator", "denominator": "col.denominator", "reporting": "col.reporting",
                  "expected": "col.expected"}
 RANKING_COLUMNS = {"key": "col.code", "label": "col.name", "value": "col.value", "target": "col.target",
@@ -556,10 +578,55 @@ def breakdown(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, kpi_id: str, pe
     return pd.DataFrame(rows, columns=columns)
 
 
-def export_frame(frame: pd.DataFrame, columns: Mapping[str, str], lang: str) -> pd.DataFrame:
-    """Selected columns renamed to their interface titles (the data behind a chart, as exported)."""
+ROUNDED_COLUMNS = ("value", "target")
+
+
+def rounded(value: Any, unit: str) -> float | None:
+    """A figure rounded as every view shows it (tile, table, chart label, export, slide): `decimals_for(unit)`."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return round(float(value), decimals_for(unit))
+
+
+def export_frame(frame: pd.DataFrame, columns: Mapping[str, str], lang: str, *, unit: str | None = None
+                 ) -> pd.DataFrame:
+    """Selected columns renamed to their interface titles (the data behind a chart, as exported and shown).
+
+    Values and targets are rounded as the tiles and charts show them, by `unit` or by the frame's own `unit`
+    column; `attrs["decimals"]` keeps the decimals of each rounded cell for the XLSX number format."""
     present = [c for c in columns if c in frame.columns]
-    return frame[present].rename(columns={c: t(columns[c], lang) for c in present})
+    out = frame[present].copy()
+    units = [str(u) for u in frame["unit"]] if "unit" in frame.columns else [unit] * len(frame) if unit else None
+    decimals: dict[str, list[int]] = {}
+    if units is not None:
+        for column in ROUNDED_COLUMNS:
+            if column in out.columns:
+                out[column] = pd.array([rounded(v, u) for v, u in zip(out[column], units)], dtype="Float64")
+                decimals[t(columns[column], lang)] = [decimals_for(u) for u in units]
+    if "unit" in out.columns:
+        out["unit"] = [unit_label(str(u), lang) for u in out["unit"]]
+    out = out.rename(columns={c: t(columns[c], lang) for c in present})
+    out.attrs["decimals"] = decimals
+    return out
+
+
+def export_name(*parts: str | None, period: str | None = None, lang: str = "kk") -> str:
+    """A download's file name (without extension) that says what it holds: KPI, view, period and scope, each
+    written the language's way, in characters every file system accepts."""
+    from kpi import periods as calendar
+
+    words = [p for p in parts[:1] if p]
+    if period:
+        words.append(calendar.file_part(period, lang))
+    words += [p for p in parts[1:] if p]
+    return "_".join(filter(None, (_slug(w) for w in ["parasat", *words])))[:150]
+
+
+def _slug(text: str) -> str:
+    kept = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in text.strip())
+    while "__" in kept:
+        kept = kept.replace("__", "_")
+    return kept.strip("_.")
 
 
 # --------------------------------------------------------------------------- figures
@@ -598,23 +665,43 @@ def latest_target(trend: pd.DataFrame) -> float | None:
     return float(trend["target"].iloc[-1])
 
 
+def axis_periods(periods: Sequence[str]) -> list[str]:
+    """Every quarter from the first to the last given, in order (a quarter without data is a gap)."""
+    from kpi import periods as calendar
+
+    return calendar.axis_periods(periods)
+
+
+def _time_axis(fig: go.Figure, periods: Sequence[str], lang: str) -> None:
+    """A category axis with every quarter in order, each written the language's way."""
+    labels = [period_label(p, lang) for p in axis_periods(periods)]
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+
+
 def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric: str | None = None,
-                 compact: bool = False) -> go.Figure:
-    """A metric's value over periods with its target, for one node of the drill-down."""
+                 compact: bool = False, provisional: Sequence[str] = ()) -> go.Figure:
+    """A metric's value over periods with its target, for one node of the drill-down. Every quarter is on the
+    axis in order (one without data is a gap in the line); a provisional quarter's point is hollow."""
     metric = metric or kpi.id
     unit = metric_unit(kpi, metric)
     fig = go.Figure()
     texts = [fmt(v if pd.notna(v) else None, unit, lang) for v in trend["value"]]
+    labels = [period_label(p, lang) for p in trend["period"]]
+    thin = [p in set(provisional) for p in trend["period"]]
+    note = f" ({t('periods.provisional', lang)})"
     fig.add_trace(go.Scatter(
-        x=trend["period"], y=trend["value"], mode="lines+markers+text", name=t("chart.value", lang),
-        line={"color": style.PRIMARY, "width": 3}, marker={"size": 9, "color": style.PRIMARY},
-        text=texts, textposition="top center", textfont={"size": 12},
-        customdata=trend[["period_label"]].to_numpy(),
-        hovertemplate="%{customdata[0]}: %{text}<extra></extra>",
+        x=labels, y=trend["value"], mode="lines+markers+text", name=t("chart.value", lang),
+        line={"color": style.PRIMARY, "width": 3},
+        marker={"size": 9, "color": style.PRIMARY, "line": {"color": style.PRIMARY, "width": 2},
+                "symbol": ["circle-open" if p else "circle" for p in thin]},
+        text=[f"{text}*" if p and text != "—" else text for text, p in zip(texts, thin)],
+        textposition="top center", textfont={"size": 12}, connectgaps=False,
+        customdata=[[label, note if p else ""] for label, p in zip(labels, thin)],
+        hovertemplate="%{customdata[0]}: %{text}%{customdata[1]}<extra></extra>",
     ))
     if trend["target"].notna().any():
         fig.add_trace(go.Scatter(
-            x=trend["period"], y=trend["target"], mode="lines", name=t("chart.target", lang),
+            x=labels, y=trend["target"], mode="lines", name=t("chart.target", lang),
             line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"},
             hovertemplate=f"{t('chart.target', lang)}: %{{y}}<extra></extra>",
         ))
@@ -623,7 +710,10 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
     _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(unit, lang),
            title_width=48 if compact else 80)
     _legend_below_axis_title(fig)
-    fig.update_xaxes(type="category")
+    if any(thin):
+        fig.add_annotation(text=f"* {t('periods.provisional', lang)}", xref="paper", yref="paper", x=1, y=-0.32,
+                           xanchor="right", yanchor="top", showarrow=False, font={"size": 12, "color": style.MUTED})
+    _time_axis(fig, list(trend["period"]), lang)
     fig.update_yaxes(rangemode="tozero")
     if unit == "percent":
         fig.update_yaxes(range=[0, 108])
@@ -777,12 +867,12 @@ def map_figure(values: Mapping[str, float | None], *, lang: str, title: str, uni
     return tile_map_figure(values, lang=lang, title=title, unit=unit, registry=registry, selected=selected), "tiles"
 
 
-def region_frame(values: Mapping[str, float | None], registry: Registry, lang: str) -> pd.DataFrame:
-    """The map's data: each region's value (for export)."""
-    return pd.DataFrame({
-        t("col.code", lang): list(values), t("col.name", lang): [region_label(registry, c, lang) for c in values],
-        t("col.value", lang): list(values.values()),
-    })
+def region_frame(values: Mapping[str, float | None], registry: Registry, lang: str, *, unit: str | None = None
+                 ) -> pd.DataFrame:
+    """The map's data: each region's value (for export), rounded as shown."""
+    frame = pd.DataFrame({"region": list(values), "name": [region_label(registry, c, lang) for c in values],
+                          "value": list(values.values())})
+    return export_frame(frame, REGION_COLUMNS, lang, unit=unit)
 
 
 def region_values(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, period: str, *,
@@ -837,8 +927,9 @@ def entity_profile(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, code: str,
             "target": v.target if v else None,
             "target_text": fmt(v.target, kpi.unit, lang) if v and v.target is not None else "—",
             "status": v.status if v else "no_data", "status_text": status_text(v.status if v else "no_data", lang),
-            "rank": rank, "peers": out_of,
-            "rank_text": t("app.rank_of", lang, rank=rank, peers=out_of) if rank else "—",
+            "rank": rank if out_of > 1 else None, "peers": out_of,
+            # a rank among one ("1st of 1") says nothing: shown only with at least two ranked
+            "rank_text": t("app.rank_of", lang, rank=rank, peers=out_of) if rank and out_of > 1 else "—",
         })
     history = pd.DataFrame([
         {"kpi": kpi.id, "period": p, "value": by[(kpi.id, p)].value if (kpi.id, p) in by else None}
@@ -876,11 +967,13 @@ def entity_kpi_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
     })
 
 
-def entity_history_frame(profile: EntityProfile, kpi_id: str, lang: str) -> pd.DataFrame:
-    """One KPI's values for the entity by period (the data behind its trend chart)."""
+def entity_history_frame(profile: EntityProfile, kpi_id: str, lang: str, *, unit: str | None = None
+                         ) -> pd.DataFrame:
+    """One KPI's values for the entity by period (the data behind its trend chart), rounded as shown."""
     rows = profile.history[profile.history["kpi"] == kpi_id]
-    return pd.DataFrame({t("col.kpi", lang): rows["kpi"], t("col.period", lang): rows["period"],
-                         t("col.value", lang): rows["value"]})
+    frame = pd.DataFrame({"kpi": rows["kpi"], "period": [period_label(p, lang) for p in rows["period"]],
+                          "value": rows["value"]})
+    return export_frame(frame, {"kpi": "col.kpi", "period": "col.period", "value": "col.value"}, lang, unit=unit)
 
 
 def entity_returns_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
@@ -900,19 +993,25 @@ def entity_trend_figure(profile: EntityProfile, kpi: Kpi, comparison: pd.DataFra
     """One entity's KPI over periods against the aggregate of its entity type."""
     own = profile.history[profile.history["kpi"] == kpi.id]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=own["period"], y=own["value"], mode="lines+markers", name=shorten(profile.name, 40),
+
+    def labels(periods: pd.Series) -> list[str]:
+        return [period_label(p, lang) for p in periods]
+
+    fig.add_trace(go.Scatter(x=labels(own["period"]), y=own["value"], mode="lines+markers",
+                             name=shorten(profile.name, 40), connectgaps=False,
                              line={"color": style.PRIMARY, "width": 3}, marker={"size": 9}))
     if not comparison.empty:
-        fig.add_trace(go.Scatter(x=comparison["period"], y=comparison["value"], mode="lines+markers",
-                                 name=profile.type_label, line={"color": style.MUTED, "width": 2, "dash": "dot"}))
+        fig.add_trace(go.Scatter(x=labels(comparison["period"]), y=comparison["value"], mode="lines+markers",
+                                 name=profile.type_label, connectgaps=False,
+                                 line={"color": style.MUTED, "width": 2, "dash": "dot"}))
         if comparison["target"].notna().any():
-            fig.add_trace(go.Scatter(x=comparison["period"], y=comparison["target"], mode="lines",
+            fig.add_trace(go.Scatter(x=labels(comparison["period"]), y=comparison["target"], mode="lines",
                                      name=t("chart.target", lang),
                                      line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"}))
     title = t("chart.entity_trend_title", lang, kpi=kpi.id, title=kpi.short(lang), node=profile.name)
     _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(kpi.unit, lang))
     _legend_below_axis_title(fig)
-    fig.update_xaxes(type="category")
+    _time_axis(fig, [*own["period"], *comparison["period"]], lang)
     fig.update_yaxes(rangemode="tozero")
     return fig
 

@@ -23,7 +23,12 @@ ui.page_choice("map_region", "focus", [filters.region or "", *values], default=f
 title = ui.text("map.chart_title", kpi=kpi.id, title=kpi.short(lang), period=views.period_label(filters.period, lang))
 figure, kind = views.map_figure(values, lang=lang, title=title, unit=kpi.unit, registry=reg,
                                 selected=st.session_state["map_region"] or None)
-clicked = ui.chart(figure, views.region_frame(values, reg, lang), f"{kpi.id}_map", key=f"map_{kpi.id}", selectable=True)
+scope = views.type_label(filters.entity_type, lang) if filters.entity_type else views.filters_label(
+    views.Filters(period=filters.period, lang=lang), reg, ui.current_scope())
+about = {"kpi": views.kpi_label(kpi, lang), "scope": scope}
+clicked = ui.chart(figure, views.region_frame(values, reg, lang, unit=kpi.unit),
+                   views.export_name(kpi.id, "map", scope, period=filters.period, lang=lang), key=f"map_{kpi.id}",
+                   selectable=True, about=about)
 st.caption(ui.text("map.attribution" if kind == "boundaries" else "map.tiles_note"))
 if clicked in values:
     st.session_state["map_region"] = clicked
@@ -38,6 +43,10 @@ within = views.population(reg, entity_type=filters.entity_type, region=region)
 ranked = ui.view("ranking", kpi.id, filters.period, "entity", lang=lang, within=within)
 if ranked.empty:
     ui.empty_state("group.not_reported")
+elif len(ranked) < 2:  # a ranking of one is not drawn
+    ui.empty_state("periods.ranking_single")
 else:
     ui.chart(views.ranking_figure(ranked, kpi, "entity", lang, node=views.region_label(reg, region, lang)),
-             views.export_frame(ranked, views.RANKING_COLUMNS, lang), f"{kpi.id}_{region}", key="map_entities")
+             views.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit),
+             views.export_name(kpi.id, views.region_label(reg, region, lang), period=filters.period, lang=lang),
+             key="map_entities", about=about | {"scope": views.region_label(reg, region, lang)})

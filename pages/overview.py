@@ -8,7 +8,7 @@ from pages import ui
 filters = ui.filters()
 lang = filters.lang
 ui.sync_url()
-ui.page_header(ui.text("overview.title"), ui.text("overview.caption", scope=views.filters_label(filters, ui.registry())))
+ui.page_header(ui.text("overview.title"), ui.text("overview.caption", scope=views.filters_label(filters, ui.registry(), ui.current_scope())))
 if filters.period is None:
     ui.empty_state("app.no_returns")
     st.stop()
@@ -35,4 +35,6 @@ for group in data.groups:
 with st.expander(ui.text("overview.table")):
     table = views.overview_table(data, lang)
     st.dataframe(table, hide_index=True, width="stretch")
-    ui.downloads(None, table, f"parasat_overview_{filters.period}", key="overview_table")
+    scope = views.filters_label(filters, ui.registry(), ui.current_scope())
+    ui.downloads(None, table, views.export_name("overview", scope, period=filters.period, lang=lang),
+                 key="overview_table")

@@ -332,9 +332,13 @@ def sidebar_filters() -> views.Filters:
     select(t("filter.period", language), options, PERIOD_KEY, sidebar=True,
            format_func=lambda p: views.period_label(p, language)
            + (f" · {t('periods.provisional', language)}" if p in provisional else ""))
-    select(t("filter.entity_type", language), [ALL, *ENTITY_TYPES], TYPE_KEY, sidebar=True,
+    # only what the user may see: the types and regions of the entities in their scope
+    visible = views.visible_entities(reg, scope=current_scope())
+    types = [c for c in ENTITY_TYPES if any(e.type == c for e in visible)]
+    select(t("filter.entity_type", language), [ALL, *types], TYPE_KEY, sidebar=True,
            format_func=lambda c: t("filter.all_types", language) if c == ALL else views.type_label(c, language))
-    regions = sorted(reg.regions, key=lambda r: r.name(language))
+    seen_regions = {e.region for e in visible}
+    regions = sorted((r for r in reg.regions if r.code in seen_regions), key=lambda r: r.name(language))
     select(t("filter.region", language), [ALL, *[r.code for r in regions]], REGION_KEY, sidebar=True,
            format_func=lambda c: t("filter.all_regions", language) if c == ALL
            else views.region_label(reg, c, language))
@@ -515,31 +519,54 @@ def status_table(frame: pd.DataFrame, column: str, colours: Sequence[str], *, ke
     st.dataframe(styled, hide_index=True, width="stretch", height=height, key=key)
 
 
-def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False) -> str | None:
-    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`."""
+def export_context(about: Mapping[str, str] | None = None) -> export.ExportContext:
+    """What a download holds (KPI, period, scope as the page says) and where it comes from: the filters, who,
+    when (Almaty time) and the data version."""
+    from kpi import periods as calendar
+
+    chosen = filters()
+    user = signed_in_user()
+    about = dict(about or {})
+    return export.ExportContext(
+        lang=lang(), kpi=about.get("kpi", ""),
+        period=about.get("period") or (views.period_label(chosen.period, lang()) if chosen.period else ""),
+        scope=about.get("scope") or views.filters_label(chosen, registry(), current_scope()),
+        filters=views.filters_label(chosen, registry()), made_by=user.username if user else current_scope().actor,
+        made_at=calendar.now(), data_version=data_version())
+
+
+def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False,
+          about: Mapping[str, str] | None = None) -> str | None:
+    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`. `about`
+    names the KPI, period and scope the downloads record (the filters' period and scope otherwise)."""
     config = {"displaylogo": False, "responsive": True,
               "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
               "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
     event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
                             on_select="rerun" if selectable else "ignore", selection_mode="points")
-    downloads(figure, data, name, key=key)
+    downloads(figure, data, name, key=key, about=about)
     if selectable and event is not None:
         return drill.key_from_selection(cast(Mapping[str, Any], event))
     return None
 
 
-def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: str) -> None:
-    """A row of download buttons; images are rendered only when clicked, through the shared Kaleido server."""
+def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: str,
+              about: Mapping[str, str] | None = None) -> None:
+    """A row of download buttons; images are rendered only when clicked, through the shared Kaleido server.
+    Images carry a footer and XLSX files a context sheet (`export_context`)."""
     language = lang()
+    context = export_context(about)
     with st.container(horizontal=True, gap="small", key=f"dl_{key}"):
         if figure is not None and export.chromium_path() is not None and not export.image_export_failed():
             for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
                 st.download_button(
-                    fmt.upper(), data=_audited(_image_callable(figure, fmt), name, fmt), file_name=f"{name}.{fmt}",
+                    fmt.upper(), data=_audited(_image_callable(figure, fmt, context), name, fmt),
+                    file_name=f"{name}.{fmt}",
                     mime=mime,
                     key=f"{key}_{fmt}", on_click="ignore", icon=":material/image:", type="tertiary",
                 )
-        st.download_button("XLSX", data=_audited(lambda: export.to_xlsx_bytes(data, name), name, "xlsx"),
+        st.download_button("XLSX", data=_audited(lambda: export.to_xlsx_bytes(data, name, context=context), name,
+                                                 "xlsx"),
                            file_name=f"{name}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            key=f"{key}_xlsx", on_click="ignore", icon=":material/table:", type="tertiary")
@@ -560,10 +587,11 @@ def _audited(build: Callable[[], bytes], name: str, fmt: str) -> Callable[[], by
     return run
 
 
-def _image_callable(figure: go.Figure, fmt: str) -> Callable[[], bytes]:
+def _image_callable(figure: go.Figure, fmt: str, context: export.ExportContext | None = None
+                    ) -> Callable[[], bytes]:
     def render() -> bytes:
         try:
-            return export.figure_image(figure, fmt)
+            return export.figure_image(figure, fmt, context=context)
         except export.ImageExportUnavailable:
             return b""
 

@@ -90,3 +90,28 @@ def test_a_thin_later_quarter_does_not_become_the_default(upload_db: Path) -> No
     for page in ("pages/group_2.py", "pages/map.py", "pages/entity.py"):
         at = run(page, query={"lang": "en", "period": "2026Q1"})
         assert any("Provisional: 1 of 92" in w.value for w in at.warning), page
+
+
+def test_an_officers_pages_name_their_entity_never_the_republic(app_db: Path) -> None:  # noqa: F811
+    import json
+
+    from tests.test_app import OFFICER, PAGES
+
+    abai = load_registry().entity_by_code["akimat_abai"]
+    for lang in ("kk", "ru", "en"):
+        republic = {t("level.national", lang), "Republic", "Республика", "National"}
+        for page in PAGES:
+            if page == "pages/admin.py":
+                continue
+            at = run(page, user=OFFICER, query={"lang": lang})
+            shown = texts(at) + [json.loads(e.proto.spec)["layout"].get("title", {}).get("text", "")
+                                 for e in at.get("plotly_chart")]
+            said = [s for s in shown if any(word in s for word in republic)]
+            assert said == [], (page, lang, said)
+            # the filters offer only what the officer may see
+            assert at.sidebar.selectbox[1].options[1:] == [t("type.akimat", lang)]
+            assert at.sidebar.selectbox[2].options[1:] == [load_registry().region_by_code["abai"].name(lang)]
+            if page == "pages/overview.py":
+                assert any(abai.name(lang) in c.value for c in at.caption), page
+            if page == "pages/briefing.py":
+                assert at.segmented_control(key="brief_level").options == [t("level.entity", lang)]

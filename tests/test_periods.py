@@ -138,3 +138,35 @@ def test_local_period_and_date_in_messages(lang: str) -> None:
     text = "{p:" + lang + "} / {d:" + lang + "}"
     assert text.format(p=periods.LocalPeriod("2026Q1"), d=periods.LocalDate.of(dt.date(2026, 4, 1))) == (
         f"{periods.period_label('2026Q1', lang)} / {periods.date_label(dt.date(2026, 4, 1), lang)}")
+
+
+def test_trend_axes_keep_a_quarter_without_data_as_a_gap(store: Store, catalogue: Catalogue, registry: Registry,
+                                                         make_return) -> None:
+    from kpi import views
+    from kpi.engine import KpiEngine
+
+    engine = KpiEngine(catalogue, registry)
+    files = [make_return("akimat_abai", "2025Q1", {"risks_found_d01": 10, "risks_eliminated_d01": 4}),
+             make_return("akimat_abai", "2025Q4", {"risks_found_d01": 10, "risks_eliminated_d01": 9})]
+    assert ingest_files(store, catalogue, registry, files).ok
+    cur = store.cursor()
+    available = views.available_periods(cur)
+    assert available == ["2025Q1", "2025Q4"]
+    axis = views.axis_periods(available)
+    assert axis == ["2025Q1", "2025Q2", "2025Q3", "2025Q4"]
+    trend = views.kpi_trend(cur, engine, "G2.K1", axis, lang="ru")
+    kpi = catalogue.kpi_by_id["G2.K1"]
+    figure = views.trend_figure(trend, kpi, "ru", node="N", provisional=["2025Q4"])
+    line = figure.data[0]
+    assert list(line.x) == ["1 кв. 2025 г.", "2 кв. 2025 г.", "3 кв. 2025 г.", "4 кв. 2025 г."]
+    assert [None if y != y else y for y in line.y] == [40.0, None, None, 90.0] and line.connectgaps is False
+    assert list(figure.layout.xaxis.categoryarray) == list(line.x)
+    assert list(line.marker.symbol) == ["circle", "circle", "circle", "circle-open"]  # 2025Q4 provisional
+    assert line.text[-1] == "90,0\u00a0%*"
+    profile = views.entity_profile(cur, engine, "akimat_abai", "2025Q4", axis, lang="en")
+    assert profile is not None
+    comparison = views.kpi_trend(cur, engine, "G2.K1", axis, lang="en", within=frozenset({"akimat_abai"}))
+    entity_figure = views.entity_trend_figure(profile, kpi, comparison, "en")
+    assert list(entity_figure.data[0].x) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
+    assert [None if y != y else y for y in entity_figure.data[0].y] == [40.0, None, None, 90.0]
+    assert list(entity_figure.layout.xaxis.categoryarray) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
