@@ -48,6 +48,7 @@ from kpi.i18n import format_number, t
 from kpi.settings import get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
 from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
+from kpi.views import fmt, rounded
 
 ScopeLevel = Literal["national", "entity_type", "region", "entity"]
 SlideKind = Literal["title", "summary", "kpi", "compliance", "appendix"]
@@ -392,7 +393,7 @@ def chart_number_format(unit: str, lang: str) -> str:
 
 
 def _fmt(value: float | None, lang: str, unit: str) -> str:
-    return format_number(value, lang, unit=unit, decimals=2 if unit == "ratio" else 1)
+    return fmt(value, unit, lang)  # the dashboard's one rounding rule: tile, table, chart, export and slide agree
 
 
 def _change_text(current: float | None, previous: float | None, lang: str, unit: str) -> str:
@@ -503,7 +504,7 @@ def _ranking_chart(brief: KpiBrief, request: BriefingRequest, label_width_in: fl
     missing = len(brief.children) - len(valued)
     if missing:
         caption += " · " + t("briefing.chart.without_data", lang, count=missing)
-    values = tuple(figure.value for _, _, figure in shown if figure is not None)
+    values = tuple(rounded(figure.value, brief.kpi.unit) for _, _, figure in shown if figure is not None)
     colours = tuple(style.STATUS_COLOURS[figure.status] for _, _, figure in shown if figure is not None)
     return Chart(
         kind="ranking", caption=caption,
@@ -516,9 +517,9 @@ def _ranking_chart(brief: KpiBrief, request: BriefingRequest, label_width_in: fl
 def _trend_chart(brief: KpiBrief, request: BriefingRequest) -> Chart:
     lang = request.lang
     periods = [p for p, _ in brief.trend]
-    values = tuple(figure.value if figure else None for _, figure in brief.trend)
+    values = tuple(rounded(figure.value, brief.kpi.unit) if figure else None for _, figure in brief.trend)
     series = [Series(t("briefing.series.value", lang), values, style.PRIMARY)]
-    targets = tuple(figure.target if figure else None for _, figure in brief.trend)
+    targets = tuple(rounded(figure.target, brief.kpi.unit) if figure else None for _, figure in brief.trend)
     if brief.kpi.direction != "monitoring" and any(v is not None for v in targets):
         series.append(Series(t("briefing.series.target", lang), targets, style.ACCENT, dashed=True, labels=False))
     return Chart(

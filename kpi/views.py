@@ -605,9 +605,27 @@ def export_frame(frame: pd.DataFrame, columns: Mapping[str, str], lang: str, *, 
                 decimals[t(columns[column], lang)] = [decimals_for(u) for u in units]
     if "unit" in out.columns:
         out["unit"] = [unit_label(str(u), lang) for u in out["unit"]]
+    for column in out.columns:
+        out[column] = dates_as_text(out[column], lang)
     out = out.rename(columns={c: t(columns[c], lang) for c in present})
     out.attrs["decimals"] = decimals
     return out
+
+
+def dates_as_text(series: pd.Series, lang: str) -> pd.Series:
+    """Dates and moments written the language's way ('31.12.2025 14:05', '31 Dec 2025'); other columns as
+    they are. A moment is shown in Almaty time with its hour, a date alone without."""
+    from kpi import periods as calendar
+
+    sample = next((v for v in series if v is not None and not (isinstance(v, float) and v != v)
+                   and v is not pd.NaT), None)
+    if isinstance(sample, dt.datetime):
+        return pd.Series([calendar.datetime_label(v, lang) if isinstance(v, dt.datetime) and v is not pd.NaT
+                          else None for v in series], index=series.index, dtype=object)
+    if isinstance(sample, dt.date):
+        return pd.Series([calendar.date_label(v, lang) if isinstance(v, dt.date) else None for v in series],
+                         index=series.index, dtype=object)
+    return series
 
 
 def export_name(*parts: str | None, period: str | None = None, lang: str = "kk") -> str:
@@ -981,10 +999,12 @@ def entity_returns_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
     frame = profile.returns
     yes, no = t("app.yes", lang), t("app.no", lang)
     return pd.DataFrame({
-        t("col.period", lang): frame["period"], t("col.version", lang): frame["version"],
+        t("col.period", lang): [period_label(p, lang) for p in frame["period"]],
+        t("col.version", lang): frame["version"],
         t("col.current", lang): [yes if v else no for v in frame["current"]],
-        t("col.file", lang): frame["file"], t("col.submitted", lang): frame["submitted"],
-        t("col.deadline", lang): frame["deadline"], t("col.late", lang): [yes if v else no for v in frame["late"]],
+        t("col.file", lang): frame["file"], t("col.submitted", lang): dates_as_text(frame["submitted"], lang),
+        t("col.deadline", lang): dates_as_text(frame["deadline"], lang),
+        t("col.late", lang): [yes if v else no for v in frame["late"]],
         t("col.uploaded_by", lang): frame["uploaded_by"], t("col.sha256", lang): frame["sha256"],
     })
 

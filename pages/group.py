@@ -50,8 +50,13 @@ def render(group_id: str) -> None:
     ranked = ui.view("ranking", kpi.id, filters.period, level, lang=lang, within=within)
     if ranked.empty:
         return ui.empty_state()
-    if len(ranked) < 2:  # a ranking of one ("1st of 1") is not drawn
-        return ui.empty_state("periods.ranking_single")
+    if len(ranked) < 2:  # a ranking of one ("1st of 1") is not drawn; the one member is a click away
+        ui.empty_state("periods.ranking_single")
+        only, name = str(ranked["key"].iloc[0]), str(ranked["label"].iloc[0])
+        if st.button(ui.text("periods.open_single", name=name), key=f"single_{group_id}",
+                     icon=":material/chevron_right:"):
+            ui.set_drill(drill_key, drill.descend(entities, path, only))
+        return None
     st.caption(ui.text("group.click_to_drill"))
     clicked = ui.chart(views.ranking_figure(ranked, kpi, level, lang, node=node),
                        views.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit), name(level), about=about,

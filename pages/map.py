@@ -20,11 +20,12 @@ kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "map_kpi",
 by_type = views.population(reg, entity_type=filters.entity_type)
 values = ui.view("region_values", kpi.id, filters.period, within=by_type)
 ui.page_choice("map_region", "focus", [filters.region or "", *values], default=filters.region or "")
-title = ui.text("map.chart_title", kpi=kpi.id, title=kpi.short(lang), period=views.period_label(filters.period, lang))
+scope = views.filters_label(views.Filters(period=filters.period, entity_type=filters.entity_type, lang=lang), reg,
+                            ui.current_scope())  # the map keeps the type filter, every region
+title = ui.text("map.chart_title", kpi=kpi.id, title=kpi.short(lang),
+                period=views.period_label(filters.period, lang)) + f" · {scope}"
 figure, kind = views.map_figure(values, lang=lang, title=title, unit=kpi.unit, registry=reg,
                                 selected=st.session_state["map_region"] or None)
-scope = views.type_label(filters.entity_type, lang) if filters.entity_type else views.filters_label(
-    views.Filters(period=filters.period, lang=lang), reg, ui.current_scope())
 about = {"kpi": views.kpi_label(kpi, lang), "scope": scope}
 clicked = ui.chart(figure, views.region_frame(values, reg, lang, unit=kpi.unit),
                    views.export_name(kpi.id, "map", scope, period=filters.period, lang=lang), key=f"map_{kpi.id}",

@@ -330,8 +330,9 @@ def sidebar_filters() -> views.Filters:
         st.session_state[PERIOD_KEY] = default_period()
     provisional = {p for p in options if is_provisional(p)}
     select(t("filter.period", language), options, PERIOD_KEY, sidebar=True,
-           format_func=lambda p: views.period_label(p, language)
-           + (f" · {t('periods.provisional', language)}" if p in provisional else ""))
+           format_func=lambda p: views.period_label(p, language) + (" *" if p in provisional else ""),
+           help=t("periods.picker_help", language,
+                  threshold=views.fmt(100 * get_settings().coverage_threshold, "percent", language)))
     # only what the user may see: the types and regions of the entities in their scope
     visible = views.visible_entities(reg, scope=current_scope())
     types = [c for c in ENTITY_TYPES if any(e.type == c for e in visible)]
@@ -478,7 +479,10 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
     period's value says so."""
     language = lang()
     with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
-        status_badge(tile.status, tile.status_text)
+        with st.container(horizontal=True, gap="small"):
+            status_badge(tile.status, tile.status_text)
+            if provisional:
+                st.badge(t("periods.provisional", language), color="orange", icon=":material/hourglass_top:")
         st.markdown(f"**{tile.kpi}** · {tile.title}", help=tile.full_title)
         st.metric(
             label=f"{tile.kpi} · {tile.title}", label_visibility="collapsed", value=tile.value_text,
@@ -493,8 +497,6 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
             f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
             f"{t('tile.reporting', language, reporting=tile.reporting, expected=tile.expected)}"
         )
-        if provisional:
-            st.badge(t("periods.provisional", language), color="orange", icon=":material/hourglass_top:")
 
 
 def status_borders(tiles: Sequence[views.KpiTile]) -> None:

@@ -261,6 +261,7 @@ def test_the_drill_path_from_the_nation_to_one_entity(app_db: Path, latest: str)
         if level_text == "entity":  # Almaty city has one akimat: a ranking of one is not drawn (issue 11)
             assert not any("ranking" in f["layout"]["title"]["text"] for f in figures)
             assert t("periods.ranking_single", "en") in [i.value for i in at.info]
+            assert at.button(key="single_G2").label.startswith("Open: ")
         else:
             assert f"ranking by {level_text}" in figures[-1]["layout"]["title"]["text"].replace("<br>", " ")
             keys = [row[0] for row in figures[-1]["data"][0]["customdata"]]

@@ -78,7 +78,8 @@ def test_a_thin_later_quarter_does_not_become_the_default(upload_db: Path) -> No
     # the picker still reaches the new quarter, marked provisional, and the page says so in a banner
     at = run(query={"lang": "en"})
     sidebar = at.sidebar.selectbox[0]
-    assert sidebar.options[0] == "Q1 2026 · provisional" and sidebar.options[1] == "Q4 2025"
+    assert sidebar.options[0] == "Q1 2026 *" and sidebar.options[1] == "Q4 2025"
+    assert "* — provisional" in str(sidebar.help)
     for lang, words in (("en", "Provisional: 1 of 92 returns for Q1 2026"),
                         ("ru", "Предварительные данные (1 кв. 2026 г.). Получено отчётов: 1, ожидается: 92"),
                         ("kk", "Алдын ала деректер (2026 ж. 1-тоқсан). Түскен есептер: 1, күтілетін есептер: 92")):

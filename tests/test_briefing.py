@@ -43,6 +43,7 @@ from kpi.sample import fill_by_names
 from kpi.service import set_target
 from kpi.store import AccessScope, Store
 from kpi.template import build_template
+from kpi.views import rounded
 from tests.conftest import zero_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,7 +190,9 @@ def assert_charts_equal_engine(prs: Any, cursor: Any, engine: KpiEngine, scope: 
             continue
         trend = chart_values(slide, "trend")
         assert trend is not None, f"{kind} has no trend chart"
-        expected = [by[(kind, p, scope.level, scope.key)].value for p in periods]
+        unit = engine.catalogue.kpi_by_id[kind].unit
+        # rounded as the dashboard shows them (one rounding rule for tile, table, chart, export and slide)
+        expected = [rounded(by[(kind, p, scope.level, scope.key)].value, unit) for p in periods]
         assert trend[1][0] == expected, kind
         ranking = chart_values(slide, "ranking")
         if ranking is not None:
@@ -202,7 +205,7 @@ def assert_charts_equal_engine(prs: Any, cursor: Any, engine: KpiEngine, scope: 
                 children = [v for v in children if engine.registry.entity_by_code[str(v.key)].region == scope.key]
             bars = [float(v) for v in ranking[1][0] if v is not None]
             assert bars == ranking[1][0] and sorted(bars, reverse=True) == bars, "every bar valued, highest first"
-            assert ranking[1][0] == sorted((float(v.value) for v in children if v.value is not None),
+            assert ranking[1][0] == sorted((rounded(v.value, unit) for v in children if v.value is not None),
                                            reverse=True)[: len(ranking[1][0])], kind
 
 

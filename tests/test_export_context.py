@@ -23,7 +23,8 @@ def loaded(store: Store, catalogue: Catalogue, registry: Registry, make_return) 
     files = [make_return("akimat_abai", "2025Q4", {"risks_found_d01": 9, "risks_eliminated_d01": 7,
                                                    "nla_drafts_examined": 3, "corruption_factors_found": 2}),
              make_return("akimat_astana", "2025Q4", {"risks_found_d01": 3, "risks_eliminated_d01": 2})]
-    assert ingest_files(store, catalogue, registry, files).ok
+    filed = {str(f): dt.datetime(2026, 1, 8, 10, 30, tzinfo=dt.UTC) for f in files}  # 15:30 in Almaty
+    assert ingest_files(store, catalogue, registry, files, submitted_at=filed).ok
     return KpiEngine(catalogue, registry)
 
 
@@ -93,3 +94,16 @@ def test_chart_images_carry_kpi_period_scope_source_and_date() -> None:
     framed = export.with_footer(figure, footer)
     assert framed["layout"]["annotations"][-1]["text"] == footer and framed["layout"]["margin"]["b"] == 126
     assert "annotations" not in figure.to_dict()["layout"]  # the figure on screen is untouched
+
+
+def test_tables_write_dates_the_languages_way(store: Store, catalogue: Catalogue, registry: Registry,
+                                              make_return) -> None:
+    engine = loaded(store, catalogue, registry, make_return)
+    cur = store.cursor()
+    table = views.submissions(cur, engine, "2025Q4", lang="en", deadline_days=10, today=dt.date(2026, 2, 1),
+                              within=frozenset({"akimat_abai", "akimat_astana"}))
+    for lang, due, filed in (("kk", "10.01.2026", "08.01.2026 15:30"), ("ru", "10.01.2026", "08.01.2026 15:30"),
+                             ("en", "10 Jan 2026", "8 Jan 2026 15:30")):
+        shown = views.export_frame(table, views.SUBMISSION_COLUMNS, lang)
+        assert set(shown[views.t("col.deadline", lang)]) == {due}
+        assert set(shown[views.t("col.first_submitted", lang)]) == {filed}
