@@ -184,8 +184,8 @@ class BriefingRequest:
             raise BriefingError("trend_quarters must be between 2 and 20")
 
     def file_name(self, suffix: str = ".pptx") -> str:
-        """A file name that says what the pack is: scope, period and language."""
-        return f"parasat-briefing-{self.scope.code}-{self.period}-{self.lang}{suffix}"
+        """A file name that says what the pack is: scope, period (the deck language's way) and language."""
+        return f"parasat-briefing-{self.scope.code}-{calendar.file_part(self.period, self.lang)}-{self.lang}{suffix}"
 
 
 @dataclass(frozen=True)

@@ -479,10 +479,14 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
     period's value says so."""
     language = lang()
     with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
-        with st.container(horizontal=True, gap="small"):
+        if provisional:  # both badges on one line
+            colour = {"met": "green", "at_risk": "orange", "missed": "red", "monitoring": "blue"}.get(tile.status, "gray")
+            icon = {"met": ":material/check_circle:", "at_risk": ":material/warning:", "missed": ":material/cancel:",
+                    "monitoring": ":material/visibility:"}.get(tile.status, ":material/remove:")
+            st.markdown(f":{colour}-badge[{icon} {tile.status_text}] "
+                        f":violet-badge[:material/hourglass_top: {t('periods.provisional', language)}]")
+        else:
             status_badge(tile.status, tile.status_text)
-            if provisional:
-                st.badge(t("periods.provisional", language), color="orange", icon=":material/hourglass_top:")
         st.markdown(f"**{tile.kpi}** · {tile.title}", help=tile.full_title)
         st.metric(
             label=f"{tile.kpi} · {tile.title}", label_visibility="collapsed", value=tile.value_text,

@@ -170,3 +170,12 @@ def test_trend_axes_keep_a_quarter_without_data_as_a_gap(store: Store, catalogue
     assert list(entity_figure.data[0].x) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
     assert [None if y != y else y for y in entity_figure.data[0].y] == [40.0, None, None, 90.0]
     assert list(entity_figure.layout.xaxis.categoryarray) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
+
+
+def test_a_packs_file_name_writes_its_period_the_decks_way() -> None:
+    from kpi.briefing import BriefingRequest, BriefingScope
+
+    names = [BriefingRequest(period="2025Q4", scope=BriefingScope("entity_type", "akimat"), lang=lang).file_name()
+             for lang in ("kk", "ru", "en")]
+    assert names == ["parasat-briefing-akimat-2025_ж_4-тоқсан-kk.pptx", "parasat-briefing-akimat-4_кв_2025_г-ru.pptx",
+                     "parasat-briefing-akimat-Q4_2025-en.pptx"]
