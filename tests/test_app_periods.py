@@ -116,3 +116,25 @@ def test_an_officers_pages_name_their_entity_never_the_republic(app_db: Path) ->
                 assert any(abai.name(lang) in c.value for c in at.caption), page
             if page == "pages/briefing.py":
                 assert at.segmented_control(key="brief_level").options == [t("level.entity", lang)]
+
+
+def test_a_ranking_of_one_is_not_drawn_and_its_member_is_a_click_away(app_db: Path) -> None:  # noqa: F811
+    from kpi import drill
+
+    at = run("pages/group_2.py", query={"lang": "en"})
+    at.session_state["drill_G2"] = (drill.Step("entity_type", "akimat"), drill.Step("region", "abai"))
+    at.run()
+    figures = [json_spec(e) for e in at.get("plotly_chart")]
+    assert not any("ranking" in f["layout"]["title"]["text"] for f in figures)  # Abai Region: one akimat
+    assert t("periods.ranking_single", "en") in [i.value for i in at.info]
+    at.button(key="single_G2").click().run()
+    assert not at.exception
+    assert at.session_state["drill_G2"][-1] == drill.Step("entity", "akimat_abai")
+    assert [p.label for p in at.page_link][-1].startswith("Open the profile")
+
+
+def json_spec(element: object) -> dict[str, object]:
+    import json
+
+    spec: dict[str, object] = json.loads(element.proto.spec)  # type: ignore[attr-defined]
+    return spec
