@@ -50,7 +50,7 @@ with st.container(horizontal=True):
     names = {c: n for c, n in briefing.scope_options(registry, level, lang) if level != "entity" or access.allows(c)}
     code = st.selectbox(ui.text("briefing.page.scope_key"), list(names), format_func=lambda c: names[c],
                         key=f"brief_scope_{level}", disabled=level == "national") or "national"
-    period = st.selectbox(ui.text("briefing.page.period"), periods[::-1], key="brief_period",
+    period = st.selectbox(ui.text("briefing.page.period"), periods[::-1], key="brief_period", width=190,
                           format_func=lambda p: views.period_label(p, lang))
     deck_lang = st.segmented_control(ui.text("briefing.page.language"), LANGUAGES, default=lang, required=True,
                                      format_func=lambda code: ui.LANGUAGE_NAMES[code], key="brief_lang") or lang
