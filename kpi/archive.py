@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kpi.periods import has_ended
+
 PACKS = "packs"
 _MEMBER = re.compile(r"^([0-9a-f]{64})\.xlsx$")
 
@@ -171,7 +173,10 @@ class BackgroundArchiver:
 
     def on_result(self, index: int, result: dict[str, Any]) -> None:
         data = (result.get("validated") or {}).get("data") if result.get("ok") else None
-        if data and self.allows(str(data.get("entity"))):
+        # A quarter not yet ended waits for the server's calendar check (kpi.periods.refusal), which knows
+        # the periods opened early; a file it lets through is archived then, before the database is written.
+        if data and self.allows(str(data.get("entity"))) and (data.get("period") is None
+                                                               or has_ended(str(data["period"]))):
             self._queue.put((self.paths[index], str(result["sha256"])))
 
     def _run(self) -> None:

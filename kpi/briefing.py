@@ -31,6 +31,7 @@ from pptx.oxml import parse_xml
 from pptx.oxml.ns import nsdecls, qn
 from pptx.util import Emu, Inches, Pt
 
+from kpi import periods as calendar
 from kpi import style
 from kpi.catalogue import (
     ENTITY_TYPES,
@@ -44,9 +45,10 @@ from kpi.catalogue import (
 )
 from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, t
+from kpi.settings import get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Store
 from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
-from kpi.views import metric_label, metric_unit, sentence_case
+from kpi.views import fmt, metric_label, metric_unit, rounded, sentence_case
 
 ScopeLevel = Literal["national", "entity_type", "region", "entity"]
 SlideKind = Literal["title", "summary", "kpi", "compliance", "appendix"]
@@ -154,9 +156,7 @@ def comparison_period(period: str) -> str:
 
 def period_label(period: str, lang: str, *, short: bool = False) -> str:
     """A period as people write it: `2025 жылғы IV тоқсан`, `IV квартал 2025 года`, `Q4 2025`."""
-    year, quarter = parse_period(period)
-    key = "briefing.period_short" if short else "briefing.period_long"
-    return t(key, lang, year=year, quarter=quarter, roman=ROMAN[quarter])
+    return calendar.period_label(period, lang)  # one way to write a period everywhere (issue 11)
 
 
 # --- the plan: slides as data --------------------------------------------------------------------------
@@ -172,6 +172,7 @@ class BriefingRequest:
     kpis: tuple[str, ...] = ()
     trend_quarters: int = 8
     national_breakdown: str = "region"  # or "entity_type"
+    allow_provisional: bool = False  # build a pack whose period is below the coverage threshold, marked as such
 
     def __post_init__(self) -> None:
         parse_period(self.period)
@@ -183,8 +184,8 @@ class BriefingRequest:
             raise BriefingError("trend_quarters must be between 2 and 20")
 
     def file_name(self, suffix: str = ".pptx") -> str:
-        """A file name that says what the pack is: scope, period and language."""
-        return f"parasat-briefing-{self.scope.code}-{self.period}-{self.lang}{suffix}"
+        """A file name that says what the pack is: scope, period (the deck language's way) and language."""
+        return f"parasat-briefing-{self.scope.code}-{calendar.file_part(self.period, self.lang)}-{self.lang}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,8 @@ class Briefing:
     scope_name: str
     kpis: tuple[KpiBrief, ...]
     slides: tuple[Slide, ...]
-    generated: dt.date = field(default_factory=dt.date.today)
+    generated: dt.date = field(default_factory=calendar.today)
+    provisional: bool = False  # its period is below the coverage threshold (the title slide says so)
 
 
 # --- text fitting ------------------------------------------------------------------------------------
@@ -392,7 +394,7 @@ def chart_number_format(unit: str, lang: str) -> str:
 
 
 def _fmt(value: float | None, lang: str, unit: str) -> str:
-    return format_number(value, lang, unit=unit, decimals=2 if unit == "ratio" else 1)
+    return fmt(value, unit, lang)  # the dashboard's one rounding rule: tile, table, chart, export and slide agree
 
 
 def _change_text(current: float | None, previous: float | None, lang: str, unit: str) -> str:
@@ -503,7 +505,7 @@ def _ranking_chart(brief: KpiBrief, request: BriefingRequest, label_width_in: fl
     missing = len(brief.children) - len(valued)
     if missing:
         caption += " · " + t("briefing.chart.without_data", lang, count=missing)
-    values = tuple(figure.value for _, _, figure in shown if figure is not None)
+    values = tuple(rounded(figure.value, brief.kpi.unit) for _, _, figure in shown if figure is not None)
     colours = tuple(style.STATUS_COLOURS[figure.status] for _, _, figure in shown if figure is not None)
     return Chart(
         kind="ranking", caption=caption,
@@ -516,9 +518,9 @@ def _ranking_chart(brief: KpiBrief, request: BriefingRequest, label_width_in: fl
 def _trend_chart(brief: KpiBrief, request: BriefingRequest) -> Chart:
     lang = request.lang
     periods = [p for p, _ in brief.trend]
-    values = tuple(figure.value if figure else None for _, figure in brief.trend)
+    values = tuple(rounded(figure.value, brief.kpi.unit) if figure else None for _, figure in brief.trend)
     series = [Series(t("briefing.series.value", lang), values, style.PRIMARY)]
-    targets = tuple(figure.target if figure else None for _, figure in brief.trend)
+    targets = tuple(rounded(figure.target, brief.kpi.unit) if figure else None for _, figure in brief.trend)
     if brief.kpi.direction != "monitoring" and any(v is not None for v in targets):
         series.append(Series(t("briefing.series.target", lang), targets, style.ACCENT, dashed=True, labels=False))
     return Chart(
@@ -552,6 +554,7 @@ def plan_briefing(
     access: AccessScope = FULL_ACCESS,
     compliance: ComplianceProvider | None = None,
     today: dt.date | None = None,
+    coverage_threshold: float | None = None,
 ) -> Briefing:
     """Plan a pack: compute every figure it shows and lay out its slides (a compliance slide only with a provider)."""
     catalogue, registry, lang = engine.catalogue, engine.registry, request.lang
@@ -605,18 +608,25 @@ def plan_briefing(
                                write_finding(kpi, current, previous, children, request), secondary))
 
     received = _returns_received(cur, request.period, [e.code for e in entities])
-    slides = [_title_slide(request, name, briefs, received, len(entities), today or dt.date.today())]
+    today = today or calendar.today()
+    threshold = get_settings().coverage_threshold if coverage_threshold is None else coverage_threshold
+    provisional = not entities or received < threshold * len(entities)
+    if provisional and not request.allow_provisional:
+        raise BriefingError(t("periods.briefing_refused", lang, period=period_label(request.period, lang),
+                              received=received, expected=len(entities),
+                              threshold=format_number(100 * threshold, lang, unit="percent")))
+    slides = [_title_slide(request, name, briefs, received, len(entities), today, provisional=provisional)]
     slides.append(_summary_slide(request, briefs))
     slides += [_kpi_slide(request, name, brief) for brief in briefs]
     if compliance is not None:
         gaps = compliance(cur, request.period, tuple(e.code for e in entities), lang)
         slides += _compliance_slides(request, registry, gaps)
     slides += _appendix_slides(request, name, briefs)
-    return Briefing(request, name, tuple(briefs), tuple(slides), today or dt.date.today())
+    return Briefing(request, name, tuple(briefs), tuple(slides), today, provisional=provisional)
 
 
 def _title_slide(request: BriefingRequest, name: str, briefs: Sequence[KpiBrief], received: int, expected: int,
-                 today: dt.date) -> Slide:
+                 today: dt.date, *, provisional: bool = False) -> Slide:
     lang = request.lang
     counts: dict[str, int] = {}
     for brief in briefs:
@@ -626,9 +636,10 @@ def _title_slide(request: BriefingRequest, name: str, briefs: Sequence[KpiBrief]
     return Slide(
         kind="title", title=t("briefing.deck_title", lang), subtitle=t("briefing.direction_name", lang),
         lines=(name, period_label(request.period, lang), t("briefing.cumulative_note", lang),
-               t("briefing.returns_received", lang, received=received, expected=expected),
-               t("briefing.prepared", lang, date=today.strftime("%d.%m.%Y"))),
-        chips=chips,
+               t("periods.briefing_coverage", lang, received=received, expected=expected,
+                 share=format_number(100 * received / expected if expected else None, lang, unit="percent")),
+               t("briefing.prepared", lang, date=calendar.date_label(today, lang))),
+        chips=chips, badge=t("periods.briefing_provisional", lang) if provisional else "",
     )
 
 
@@ -872,6 +883,11 @@ def _draw_title(slide: object, spec: Slide) -> None:
         x += chip_w + gap
     _box(slide, MARGIN, 6.5, CONTENT_WIDTH, 0.4, prepared, max_pt=12, min_pt=8, colour=style.MUTED,
          name="prepared")
+    if spec.badge:  # a pack below the coverage threshold says so on its first slide
+        _rect(slide, MARGIN, 0.18, CONTENT_WIDTH, 0.42, style.STATUS_COLOURS["at_risk"], MSO_SHAPE.ROUNDED_RECTANGLE)
+        _box(slide, MARGIN, 0.18, CONTENT_WIDTH, 0.42, spec.badge, max_pt=14, min_pt=8, bold=True, one_line=True,
+             colour=_on_colour(style.STATUS_COLOURS["at_risk"]), align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE,
+             name="provisional")
 
 
 def _draw_table(slide: object, table: Table, top: float) -> None:

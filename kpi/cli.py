@@ -125,7 +125,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with open_store(args.db, read_only=False) as store:
         values = report_rows(store, args.period)
     if args.json:
-        _print_json([v.contract_dict() for v in values])
+        # the contract's fields, plus the returns behind each figure: entities reporting of those expected
+        _print_json([{**v.contract_dict(), "reporting": v.reporting, "expected": v.expected} for v in values])
         return 0
     catalogue = load_catalogue()
     levels = set(args.level or ["national"])
@@ -304,7 +305,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         return 2
     try:
         request = BriefingRequest(period=args.period, scope=scope, lang=lang, kpis=tuple(args.kpi or ()),
-                                  national_breakdown=args.breakdown)
+                                  national_breakdown=args.breakdown, allow_provisional=args.allow_provisional)
         from kpi.compliance import briefing_provider
         from kpi.service import engine
         from kpi.settings import get_settings
@@ -326,6 +327,42 @@ def cmd_briefing(args: argparse.Namespace) -> int:
             return 1
         print(t("briefing.cli.pdf_written", lang, path=str(pdf)))
     return 0
+
+def cmd_periods(args: argparse.Namespace) -> int:
+    from kpi import periods
+    from kpi.service import open_store
+
+    lang = _lang(args)
+    if args.action != "list" and (not args.period or not _valid_period(args.period, lang)):
+        if not args.period:
+            print(t("cli.bad_period", lang, period=""), file=sys.stderr)
+        return 2
+    with open_store(args.db) as store:
+        if args.action == "open":
+            outcome = periods.open_period(store, args.period, actor=args.user)
+            key = {"opened": "opened", "already": "already_open", "not_started": "not_started"}[outcome]
+            print(t(f"periods.cli.{key}", lang, period=args.period))
+            return 1 if outcome == "not_started" else 0
+        if args.action == "close":
+            closed = periods.close_period(store, args.period, actor=args.user)
+            print(t("periods.cli.closed" if closed else "periods.cli.not_open", lang, period=args.period))
+            return 0
+        cur = store.cursor()
+        try:
+            rows = periods.open_period_rows(cur)
+        finally:
+            cur.close()
+    latest = periods.latest_ended()
+    if args.json:
+        _print_json({"today": periods.today().isoformat(), "latest_ended": latest, "opened": rows})
+        return 0
+    print(t("periods.cli.latest_ended", lang, period=latest))
+    if not rows:
+        print(t("periods.cli.none_open", lang))
+    for row in rows:
+        print(f"{row['period']}  {row['opened_by']}  {row['opened_at']}")
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
@@ -391,6 +428,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="the password (asked for when omitted)")
     p.add_argument("--json", action="store_true")
 
+    p = add("periods", "The reporting calendar: list the periods opened early, or let an admin open (or close) a "
+            "quarter under way for filing before it ends. A return for a quarter that has not ended is refused "
+            "otherwise.", cmd_periods)
+    p.add_argument("action", nargs="?", choices=["list", "open", "close"], default="list")
+    p.add_argument("period", nargs="?", help="period YYYYQn")
+    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--user", default="cli", help="who opens or closes it (kept in the audit trail)")
+    p.add_argument("--json", action="store_true")
+
     p = add("backup", "Copy the database (with its audit trail) and the archived uploads, with a signed manifest of "
             "checksums (keep the secret file apart).", cmd_backup)
     p.add_argument("--db", help="database file")
@@ -425,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kpi", action="append", metavar="KPI", help="only these KPIs, e.g. --kpi G2.K1 (repeatable)")
     p.add_argument("--breakdown", choices=["region", "entity_type"], default="region",
                    help="how a national pack ranks its children (default: regions)")
+    p.add_argument("--allow-provisional", action="store_true",
+                   help="build the pack even when fewer returns are in than the coverage threshold "
+                        "(PARASAT_COVERAGE_THRESHOLD); the pack then says it is provisional")
     return parser
 
 

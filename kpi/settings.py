@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     submission_deadline_days: int = Field(
         10, description="Calendar days after a quarter's end by which its return is due."
     )
+    coverage_threshold: float = Field(
+        0.8, ge=0, le=1, description="Share of expected returns a period needs (over the whole registry) to be "
+        "the default view and not be marked provisional.")
     at_risk_margin: float = Field(
         0.1, description="A value within this fraction of its target counts as 'at risk', not 'missed'."
     )

@@ -26,7 +26,6 @@ from kpi.catalogue import (
     Kpi,
     Registry,
     kpis_for_entity,
-    parse_period,
     shift_period,
     submission_deadline,
 )
@@ -53,8 +52,10 @@ class Filters:
     lang: str = "kk"
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], *, periods: Sequence[str], registry: Registry) -> Filters:
-        """Filters from URL query parameters; anything unknown falls back to its default (latest period, all)."""
+    def from_query(cls, params: Mapping[str, Any], *, periods: Sequence[str], registry: Registry,
+                   default_period: str | None = None) -> Filters:
+        """Filters from URL query parameters; anything unknown falls back to its default (the safe default
+        period when given, else the latest; all types and regions)."""
 
         def first(name: str) -> str | None:
             value = params.get(name)
@@ -64,7 +65,7 @@ class Filters:
 
         period = first("period")
         if period not in periods:
-            period = periods[-1] if periods else None
+            period = default_period if default_period in periods else periods[-1] if periods else None
         entity_type = first("type")
         region = first("region")
         return cls(
@@ -153,10 +154,18 @@ def unit_label(unit: str, lang: str) -> str:
     return t(f"unit.{unit}", lang)
 
 
+def date_label(day: Any, lang: str) -> str:
+    """A date as the language writes it ('31.12.2025', '31 Dec 2025'); see `kpi.periods`."""
+    from kpi import periods as calendar
+
+    return calendar.date_label(day, lang)
+
+
 def period_label(period: str, lang: str) -> str:
     """A period in words: '2025 ж. 4-тоқсан', '4 кв. 2025', 'Q4 2025'."""
-    year, quarter = parse_period(period)
-    return t("period.label", lang, year=year, quarter=quarter)
+    from kpi import periods as calendar
+
+    return calendar.period_label(period, lang)
 
 
 def type_label(entity_type: str, lang: str) -> str:
@@ -297,9 +306,18 @@ def node_label(registry: Registry, path: Sequence[Any], lang: str, *, root: str 
     return key_label(registry, step.level, step.key, lang)
 
 
-def filters_label(filters: Filters, registry: Registry) -> str:
-    """What the filters keep, in words: 'National', or 'Akimats · Almaty Region'."""
+def filters_label(filters: Filters, registry: Registry, scope: AccessScope = FULL_ACCESS) -> str:
+    """What the figures cover, in words: 'National', 'Akimats · Almaty Region', or for a user who sees only some
+    entities (an officer) those entities by name, never the Republic."""
     lang = filters.lang
+    if scope.entities is not None:
+        kept = filters.population(registry)
+        mine = [e for e in visible_entities(registry, scope=scope, within=kept)]
+        if not mine:
+            return t("periods.scope_none", lang)
+        if len(mine) <= 3:
+            return "; ".join(e.name(lang) for e in mine)
+        return t("periods.scope_entities", lang, count=len(mine))
     parts = []
     if filters.entity_type:
         parts.append(type_label(filters.entity_type, lang))
@@ -465,17 +483,23 @@ def overview(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, period: str, *, 
 
 
 def overview_table(data: Overview, lang: str) -> pd.DataFrame:
-    """The overview's tiles as a table (for export)."""
-    return pd.DataFrame([
+    """The overview's tiles as a table (for export), values rounded as the tiles show them."""
+    frame = pd.DataFrame([
         {
-            t("col.kpi", lang): tile.kpi, t("col.title", lang): tile.title, t("col.value", lang): tile.value,
-            t("col.unit", lang): unit_label(tile.unit, lang), t("col.target", lang): tile.target,
+            t("col.kpi", lang): tile.kpi, t("col.title", lang): tile.title,
+            t("col.value", lang): rounded(tile.value, tile.unit),
+            t("col.unit", lang): unit_label(tile.unit, lang), t("col.target", lang): rounded(tile.target, tile.unit),
             t("col.qoq", lang): tile.qoq_text, t("col.yoy", lang): tile.yoy_text,
             t("col.status", lang): tile.status_text, t("col.reporting", lang): tile.reporting,
             t("col.expected", lang): tile.expected,
         }
         for tile in data.tiles
     ])
+    for column in ("col.value", "col.target"):
+        frame[t(column, lang)] = frame[t(column, lang)].astype("Float64")
+    places = [decimals_for(tile.unit) for tile in data.tiles]
+    frame.attrs["decimals"] = {t("col.value", lang): places, t("col.target", lang): places}
+    return frame
 
 
 # --------------------------------------------------------------------------- KPI detail: trend, ranking, breakdown
@@ -500,7 +524,7 @@ def kpi_trend(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, pe
 
 
 # The data behind each chart as exported: column → interface text key.
-TREND_COLUMNS = {"period": "col.period", "value": "col.value", "target": "col.target", "status": "col.status",
+TREND_COLUMNS = {"period_label": "col.period", "value": "col.value", "target": "col.target", "status": "col.status",
                  "numerator": "col.numerator", "denominator": "col.denominator", "reporting": "col.reporting",
                  "expected": "col.expected"}
 RANKING_COLUMNS = {"key": "col.code", "label": "col.name", "value": "col.value", "target": "col.target",
@@ -567,10 +591,73 @@ def breakdown(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, kpi_id: str, pe
     return pd.DataFrame(rows, columns=columns)
 
 
-def export_frame(frame: pd.DataFrame, columns: Mapping[str, str], lang: str) -> pd.DataFrame:
-    """Selected columns renamed to their interface titles (the data behind a chart, as exported)."""
+ROUNDED_COLUMNS = ("value", "target")
+
+
+def rounded(value: Any, unit: str) -> float | None:
+    """A figure rounded as every view shows it (tile, table, chart label, export, slide): `decimals_for(unit)`."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return round(float(value), decimals_for(unit))
+
+
+def export_frame(frame: pd.DataFrame, columns: Mapping[str, str], lang: str, *, unit: str | None = None
+                 ) -> pd.DataFrame:
+    """Selected columns renamed to their interface titles (the data behind a chart, as exported and shown).
+
+    Values and targets are rounded as the tiles and charts show them, by `unit` or by the frame's own `unit`
+    column; `attrs["decimals"]` keeps the decimals of each rounded cell for the XLSX number format."""
     present = [c for c in columns if c in frame.columns]
-    return frame[present].rename(columns={c: t(columns[c], lang) for c in present})
+    out = frame[present].copy()
+    units = [str(u) for u in frame["unit"]] if "unit" in frame.columns else [unit] * len(frame) if unit else None
+    decimals: dict[str, list[int]] = {}
+    if units is not None:
+        for column in ROUNDED_COLUMNS:
+            if column in out.columns:
+                out[column] = pd.array([rounded(v, u) for v, u in zip(out[column], units)], dtype="Float64")
+                decimals[t(columns[column], lang)] = [decimals_for(u) for u in units]
+    if "unit" in out.columns:
+        out["unit"] = [unit_label(str(u), lang) for u in out["unit"]]
+    for column in out.columns:
+        out[column] = dates_as_text(out[column], lang)
+    out = out.rename(columns={c: t(columns[c], lang) for c in present})
+    out.attrs["decimals"] = decimals
+    return out
+
+
+def dates_as_text(series: pd.Series, lang: str) -> pd.Series:
+    """Dates and moments written the language's way ('31.12.2025 14:05', '31 Dec 2025'); other columns as
+    they are. A moment is shown in Almaty time with its hour, a date alone without."""
+    from kpi import periods as calendar
+
+    sample = next((v for v in series if v is not None and not (isinstance(v, float) and v != v)
+                   and v is not pd.NaT), None)
+    if isinstance(sample, dt.datetime):
+        return pd.Series([calendar.datetime_label(v, lang) if isinstance(v, dt.datetime) and v is not pd.NaT
+                          else None for v in series], index=series.index, dtype=object)
+    if isinstance(sample, dt.date):
+        return pd.Series([calendar.date_label(v, lang) if isinstance(v, dt.date) else None for v in series],
+                         index=series.index, dtype=object)
+    return series
+
+
+def export_name(*parts: str | None, period: str | None = None, lang: str = "kk") -> str:
+    """A download's file name (without extension) that says what it holds: KPI, view, period and scope, each
+    written the language's way, in characters every file system accepts."""
+    from kpi import periods as calendar
+
+    words = [p for p in parts[:1] if p]
+    if period:
+        words.append(calendar.file_part(period, lang))
+    words += [p for p in parts[1:] if p]
+    return "_".join(filter(None, (_slug(w) for w in ["parasat", *words])))[:150]
+
+
+def _slug(text: str) -> str:
+    kept = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in text.strip())
+    while "__" in kept:
+        kept = kept.replace("__", "_")
+    return kept.strip("_.")
 
 
 # --------------------------------------------------------------------------- figures
@@ -609,23 +696,43 @@ def latest_target(trend: pd.DataFrame) -> float | None:
     return float(trend["target"].iloc[-1])
 
 
+def axis_periods(periods: Sequence[str]) -> list[str]:
+    """Every quarter from the first to the last given, in order (a quarter without data is a gap)."""
+    from kpi import periods as calendar
+
+    return calendar.axis_periods(periods)
+
+
+def _time_axis(fig: go.Figure, periods: Sequence[str], lang: str) -> None:
+    """A category axis with every quarter in order, each written the language's way."""
+    labels = [period_label(p, lang) for p in axis_periods(periods)]
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+
+
 def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric: str | None = None,
-                 compact: bool = False) -> go.Figure:
-    """A metric's value over periods with its target, for one node of the drill-down."""
+                 compact: bool = False, provisional: Sequence[str] = ()) -> go.Figure:
+    """A metric's value over periods with its target, for one node of the drill-down. Every quarter is on the
+    axis in order (one without data is a gap in the line); a provisional quarter's point is hollow."""
     metric = metric or kpi.id
     unit = metric_unit(kpi, metric)
     fig = go.Figure()
     texts = [fmt(v if pd.notna(v) else None, unit, lang) for v in trend["value"]]
+    labels = [period_label(p, lang) for p in trend["period"]]
+    thin = [p in set(provisional) for p in trend["period"]]
+    note = f" ({t('periods.provisional', lang)})"
     fig.add_trace(go.Scatter(
-        x=trend["period"], y=trend["value"], mode="lines+markers+text", name=t("chart.value", lang),
-        line={"color": style.PRIMARY, "width": 3}, marker={"size": 9, "color": style.PRIMARY},
-        text=texts, textposition="top center", textfont={"size": 12},
-        customdata=trend[["period_label"]].to_numpy(),
-        hovertemplate="%{customdata[0]}: %{text}<extra></extra>",
+        x=labels, y=trend["value"], mode="lines+markers+text", name=t("chart.value", lang),
+        line={"color": style.PRIMARY, "width": 3},
+        marker={"size": 9, "color": style.PRIMARY, "line": {"color": style.PRIMARY, "width": 2},
+                "symbol": ["circle-open" if p else "circle" for p in thin]},
+        text=[f"{text}*" if p and text != "—" else text for text, p in zip(texts, thin)],
+        textposition="top center", textfont={"size": 12}, connectgaps=False,
+        customdata=[[label, note if p else ""] for label, p in zip(labels, thin)],
+        hovertemplate="%{customdata[0]}: %{text}%{customdata[1]}<extra></extra>",
     ))
     if trend["target"].notna().any():
         fig.add_trace(go.Scatter(
-            x=trend["period"], y=trend["target"], mode="lines", name=t("chart.target", lang),
+            x=labels, y=trend["target"], mode="lines", name=t("chart.target", lang),
             line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"},
             hovertemplate=f"{t('chart.target', lang)}: %{{y}}<extra></extra>",
         ))
@@ -634,7 +741,10 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
     _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(unit, lang),
            title_width=48 if compact else 80)
     _legend_below_axis_title(fig)
-    fig.update_xaxes(type="category")
+    if any(thin):
+        fig.add_annotation(text=f"* {t('periods.provisional', lang)}", xref="paper", yref="paper", x=1, y=-0.32,
+                           xanchor="right", yanchor="top", showarrow=False, font={"size": 12, "color": style.MUTED})
+    _time_axis(fig, list(trend["period"]), lang)
     fig.update_yaxes(rangemode="tozero")
     if unit == "percent":
         fig.update_yaxes(range=[0, 108])
@@ -788,12 +898,12 @@ def map_figure(values: Mapping[str, float | None], *, lang: str, title: str, uni
     return tile_map_figure(values, lang=lang, title=title, unit=unit, registry=registry, selected=selected), "tiles"
 
 
-def region_frame(values: Mapping[str, float | None], registry: Registry, lang: str) -> pd.DataFrame:
-    """The map's data: each region's value (for export)."""
-    return pd.DataFrame({
-        t("col.code", lang): list(values), t("col.name", lang): [region_label(registry, c, lang) for c in values],
-        t("col.value", lang): list(values.values()),
-    })
+def region_frame(values: Mapping[str, float | None], registry: Registry, lang: str, *, unit: str | None = None
+                 ) -> pd.DataFrame:
+    """The map's data: each region's value (for export), rounded as shown."""
+    frame = pd.DataFrame({"region": list(values), "name": [region_label(registry, c, lang) for c in values],
+                          "value": list(values.values())})
+    return export_frame(frame, REGION_COLUMNS, lang, unit=unit)
 
 
 def region_values(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, period: str, *,
@@ -849,8 +959,9 @@ def entity_profile(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, code: str,
             "target": v.target if v else None,
             "target_text": fmt(v.target, kpi.unit, lang) if v and v.target is not None else "—",
             "status": v.status if v else "no_data", "status_text": status_text(v.status if v else "no_data", lang),
-            "rank": rank, "peers": out_of,
-            "rank_text": t("app.rank_of", lang, rank=rank, peers=out_of) if rank else "—",
+            "rank": rank if out_of > 1 else None, "peers": out_of,
+            # a rank among one ("1st of 1") says nothing: shown only with at least two ranked
+            "rank_text": t("app.rank_of", lang, rank=rank, peers=out_of) if rank and out_of > 1 else "—",
         })
     extra = [(kpi, f"{kpi.id}:{f.key}") for kpi in kpis for f in kpi.secondary]
     extra_values = {v.metric: v for v in engine.compute(cur, [period], levels=["entity"], metrics=[m for _, m in extra],
@@ -903,11 +1014,13 @@ def secondary_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
                          t("col.value", lang): frame["value_text"]})
 
 
-def entity_history_frame(profile: EntityProfile, kpi_id: str, lang: str) -> pd.DataFrame:
-    """One KPI's values for the entity by period (the data behind its trend chart)."""
+def entity_history_frame(profile: EntityProfile, kpi_id: str, lang: str, *, unit: str | None = None
+                         ) -> pd.DataFrame:
+    """One KPI's values for the entity by period (the data behind its trend chart), rounded as shown."""
     rows = profile.history[profile.history["kpi"] == kpi_id]
-    return pd.DataFrame({t("col.kpi", lang): rows["kpi"], t("col.period", lang): rows["period"],
-                         t("col.value", lang): rows["value"]})
+    frame = pd.DataFrame({"kpi": rows["kpi"], "period": [period_label(p, lang) for p in rows["period"]],
+                          "value": rows["value"]})
+    return export_frame(frame, {"kpi": "col.kpi", "period": "col.period", "value": "col.value"}, lang, unit=unit)
 
 
 def entity_returns_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
@@ -915,10 +1028,12 @@ def entity_returns_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
     frame = profile.returns
     yes, no = t("app.yes", lang), t("app.no", lang)
     return pd.DataFrame({
-        t("col.period", lang): frame["period"], t("col.version", lang): frame["version"],
+        t("col.period", lang): [period_label(p, lang) for p in frame["period"]],
+        t("col.version", lang): frame["version"],
         t("col.current", lang): [yes if v else no for v in frame["current"]],
-        t("col.file", lang): frame["file"], t("col.submitted", lang): frame["submitted"],
-        t("col.deadline", lang): frame["deadline"], t("col.late", lang): [yes if v else no for v in frame["late"]],
+        t("col.file", lang): frame["file"], t("col.submitted", lang): dates_as_text(frame["submitted"], lang),
+        t("col.deadline", lang): dates_as_text(frame["deadline"], lang),
+        t("col.late", lang): [yes if v else no for v in frame["late"]],
         t("col.uploaded_by", lang): frame["uploaded_by"], t("col.sha256", lang): frame["sha256"],
     })
 
@@ -927,19 +1042,25 @@ def entity_trend_figure(profile: EntityProfile, kpi: Kpi, comparison: pd.DataFra
     """One entity's KPI over periods against the aggregate of its entity type."""
     own = profile.history[profile.history["kpi"] == kpi.id]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=own["period"], y=own["value"], mode="lines+markers", name=shorten(profile.name, 40),
+
+    def labels(periods: pd.Series) -> list[str]:
+        return [period_label(p, lang) for p in periods]
+
+    fig.add_trace(go.Scatter(x=labels(own["period"]), y=own["value"], mode="lines+markers",
+                             name=shorten(profile.name, 40), connectgaps=False,
                              line={"color": style.PRIMARY, "width": 3}, marker={"size": 9}))
     if not comparison.empty:
-        fig.add_trace(go.Scatter(x=comparison["period"], y=comparison["value"], mode="lines+markers",
-                                 name=profile.type_label, line={"color": style.MUTED, "width": 2, "dash": "dot"}))
+        fig.add_trace(go.Scatter(x=labels(comparison["period"]), y=comparison["value"], mode="lines+markers",
+                                 name=profile.type_label, connectgaps=False,
+                                 line={"color": style.MUTED, "width": 2, "dash": "dot"}))
         if comparison["target"].notna().any():
-            fig.add_trace(go.Scatter(x=comparison["period"], y=comparison["target"], mode="lines",
+            fig.add_trace(go.Scatter(x=labels(comparison["period"]), y=comparison["target"], mode="lines",
                                      name=t("chart.target", lang),
                                      line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"}))
     title = t("chart.entity_trend_title", lang, kpi=kpi.id, title=kpi.short(lang), node=profile.name)
     _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(kpi.unit, lang))
     _legend_below_axis_title(fig)
-    fig.update_xaxes(type="category")
+    _time_axis(fig, [*own["period"], *comparison["period"]], lang)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -1080,13 +1201,17 @@ def submissions_figure(frame: pd.DataFrame, lang: str, *, period: str) -> go.Fig
 # --------------------------------------------------------------------------- upload preview
 
 
-def template_periods(periods: Sequence[str], *, today: dt.date | None = None) -> list[str]:
-    """Periods a blank template is offered for: the current quarter first, then those with data, newest first."""
-    today = today or dt.date.today()
-    current = f"{today.year}Q{(today.month - 1) // 3 + 1}"
-    out = [current, shift_period(current, -1)]
-    out += [p for p in reversed(periods) if p not in out]
-    return out
+def template_periods(periods: Sequence[str], *, today: dt.date | None = None, opened: Sequence[str] = ()) -> list[str]:
+    """Periods a blank template is offered for, newest first: quarters an admin opened early, then every ended
+    quarter from the oldest with data (or two years back) to the latest ended one. A quarter under way is
+    never offered unless opened: its return would be refused."""
+    from kpi import periods as calendar
+
+    today = today or calendar.today()
+    latest = calendar.latest_ended(today)
+    oldest = min([shift_period(latest, -(HISTORY_QUARTERS - 1)), *[p for p in periods if p <= latest]])
+    early = [p for p in calendar.sort_periods(opened) if not calendar.has_ended(p, today)]
+    return [*reversed(early), *calendar.ended_periods(today, since=oldest)]
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,24 @@ with audit_tab:
         events["detail"] = events["detail"].astype(str)
         st.dataframe(localised(events), hide_index=True, width="stretch", key="admin_audit_table")
         ui.downloads(None, events, "audit", key="admin_audit_export")
+
+# Reporting calendar: a quarter under way can be opened for filing before it ends (issue 11), on the audit trail.
+with st.container(border=True, key="admin_periods"):
+    from kpi import periods as calendar
+
+    current = calendar.period_of(calendar.today())
+    opened = set(ui.opened_periods())
+    st.markdown(f"**{ui.text('periods.admin.title')}**")
+    st.caption(ui.text("periods.admin.caption", latest=calendar.period_label(calendar.latest_ended(), lang),
+                       current=calendar.period_label(current, lang),
+                       opens=calendar.date_label(calendar.filing_opens(current), lang)))
+    if current in opened:
+        st.info(ui.text("periods.admin.is_open", period=calendar.period_label(current, lang)))
+        if st.button(ui.text("periods.admin.close", period=calendar.period_label(current, lang)),
+                     key="admin_period_close"):
+            calendar.close_period(store, current, actor=user.username)
+            st.rerun()
+    elif st.button(ui.text("periods.admin.open", period=calendar.period_label(current, lang)),
+                   key="admin_period_open", type="primary"):
+        calendar.open_period(store, current, actor=user.username)
+        st.rerun()

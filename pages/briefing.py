@@ -7,7 +7,7 @@ from typing import get_args
 import duckdb
 import streamlit as st
 
-from kpi import briefing
+from kpi import briefing, views
 from kpi.catalogue import LANGUAGES
 from kpi.compliance import briefing_provider
 from kpi.i18n import t
@@ -38,14 +38,20 @@ if not periods:
     st.stop()
 
 lang, registry, catalogue = ui.lang(), ui.registry(), ui.catalogue()
+access = ui.current_scope()
+# Only scopes the user may build: an officer's own entities (a pack of the Republic is not theirs to make).
+levels = list(get_args(briefing.ScopeLevel)) if access.entities is None else ["entity"]
+if "brief_period" not in st.session_state and ui.default_period() in periods:
+    st.session_state["brief_period"] = ui.default_period()  # the safe default, as on every page
 with st.container(horizontal=True):
-    level = st.segmented_control(ui.text("briefing.page.scope_level"), get_args(briefing.ScopeLevel), required=True,
-                                 default="national", format_func=lambda lv: t(f"level.{lv}", lang),
-                                 key="brief_level") or "national"
-    names = dict(briefing.scope_options(registry, level, lang))
+    level = st.segmented_control(ui.text("briefing.page.scope_level"), levels, required=True,
+                                 default=levels[0], format_func=lambda lv: t(f"level.{lv}", lang),
+                                 key="brief_level") or levels[0]
+    names = {c: n for c, n in briefing.scope_options(registry, level, lang) if level != "entity" or access.allows(c)}
     code = st.selectbox(ui.text("briefing.page.scope_key"), list(names), format_func=lambda c: names[c],
                         key=f"brief_scope_{level}", disabled=level == "national") or "national"
-    period = st.selectbox(ui.text("briefing.page.period"), periods[::-1], key="brief_period")
+    period = st.selectbox(ui.text("briefing.page.period"), periods[::-1], key="brief_period", width=190,
+                          format_func=lambda p: views.period_label(p, lang))
     deck_lang = st.segmented_control(ui.text("briefing.page.language"), LANGUAGES, default=lang, required=True,
                                      format_func=lambda code: ui.LANGUAGE_NAMES[code], key="brief_lang") or lang
 every_kpi = [k.id for k in catalogue.kpis]
@@ -57,8 +63,9 @@ if not kpis:
     ui.empty_state("briefing.page.no_kpis")
     st.stop()
 
+allow = st.checkbox(ui.text("periods.briefing_allow"), key="brief_allow_provisional")
 request = briefing.BriefingRequest(period=period, scope=briefing.resolve_scope(code, registry), lang=deck_lang,
-                                   kpis=tuple(kpis), national_breakdown=breakdown)
+                                   kpis=tuple(kpis), national_breakdown=breakdown, allow_provisional=allow)
 try:
     plan, deck = _deck(request, ui.data_version(), ui.current_scope(), _cur=ui.cursor())
 except (briefing.BriefingError, PermissionError) as problem:

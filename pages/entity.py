@@ -13,13 +13,15 @@ entities = views.visible_entities(reg, scope=ui.current_scope(), within=ui.popul
 if filters.period is None or not entities:
     ui.empty_state("app.no_returns" if filters.period is None else "app.no_entities")
     st.stop()
+ui.provisional_banner(filters.period)
 
 codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
 ui.page_choice("entity_code", "entity", codes)
 code = ui.select(ui.text("entity.choose"), codes, "entity_code",
                  format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
 ui.sync_url({"entity": code})
-profile = ui.view("entity_profile", code, filters.period, ui.periods(), lang=lang,
+axis = views.axis_periods(ui.periods())  # every quarter in order: one without a return is a gap
+profile = ui.view("entity_profile", code, filters.period, axis, lang=lang,
                   deadline_days=get_settings().submission_deadline_days)
 if profile is None:
     ui.empty_state("app.no_entities")
@@ -36,9 +38,11 @@ kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "entity_kpi",
                               format_func=lambda k: views.kpi_label(cat.kpi_by_id[k], lang))]
 ui.sync_url({"entity": code, "kpi": kpi.id})
 peers = views.population(reg, entity_type=reg.entity_by_code[code].type)
-comparison = ui.view("kpi_trend", kpi.id, ui.periods(), lang=lang, within=peers)
+comparison = ui.view("kpi_trend", kpi.id, axis, lang=lang, within=peers)
 ui.chart(views.entity_trend_figure(profile, kpi, comparison, lang),
-         views.entity_history_frame(profile, kpi.id, lang), f"{code}_{kpi.id}", key="entity_trend")
+         views.entity_history_frame(profile, kpi.id, lang, unit=kpi.unit),
+         views.export_name(kpi.id, "trend", profile.name, lang=lang), key="entity_trend",
+         about={"kpi": views.kpi_label(kpi, lang), "scope": profile.name, "period": ui.text("periods.all_periods")})
 
 st.header(ui.text("entity.returns"))
 returns = views.entity_returns_table(profile, lang)
@@ -46,7 +50,8 @@ if returns.empty:
     ui.empty_state("entity.no_returns")
 else:
     st.dataframe(returns, hide_index=True, width="stretch")
-    ui.downloads(None, returns, f"{code}_returns", key="entity_returns")
+    ui.downloads(None, returns, views.export_name("returns", profile.name, lang=lang), key="entity_returns",
+                 about={"scope": profile.name, "period": ui.text("periods.all_periods")})
 
 # Secondary figures (the counts added after the contract's measures) close the page, after the returns.
 if profile.secondary is not None and not profile.secondary.empty:

@@ -11,6 +11,7 @@ ui.page_header(ui.text("map.title"), ui.text("map.caption"))
 if filters.period is None:
     ui.empty_state("app.no_returns")
     st.stop()
+ui.provisional_banner(filters.period)
 
 kpi_ids = [k.id for k in cat.kpis]
 ui.page_choice("map_kpi", "kpi", kpi_ids, default="G2.K1")
@@ -19,10 +20,16 @@ kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "map_kpi",
 by_type = views.population(reg, entity_type=filters.entity_type)
 values = ui.view("region_values", kpi.id, filters.period, within=by_type)
 ui.page_choice("map_region", "focus", [filters.region or "", *values], default=filters.region or "")
-title = ui.text("map.chart_title", kpi=kpi.id, title=kpi.short(lang), period=views.period_label(filters.period, lang))
+scope = views.filters_label(views.Filters(period=filters.period, entity_type=filters.entity_type, lang=lang), reg,
+                            ui.current_scope())  # the map keeps the type filter, every region
+title = ui.text("map.chart_title", kpi=kpi.id, title=kpi.short(lang),
+                period=views.period_label(filters.period, lang)) + f" · {scope}"
 figure, kind = views.map_figure(values, lang=lang, title=title, unit=kpi.unit, registry=reg,
                                 selected=st.session_state["map_region"] or None)
-clicked = ui.chart(figure, views.region_frame(values, reg, lang), f"{kpi.id}_map", key=f"map_{kpi.id}", selectable=True)
+about = {"kpi": views.kpi_label(kpi, lang), "scope": scope}
+clicked = ui.chart(figure, views.region_frame(values, reg, lang, unit=kpi.unit),
+                   views.export_name(kpi.id, "map", scope, period=filters.period, lang=lang), key=f"map_{kpi.id}",
+                   selectable=True, about=about)
 st.caption(ui.text("map.attribution" if kind == "boundaries" else "map.tiles_note"))
 if clicked in values:
     st.session_state["map_region"] = clicked
@@ -37,6 +44,10 @@ within = views.population(reg, entity_type=filters.entity_type, region=region)
 ranked = ui.view("ranking", kpi.id, filters.period, "entity", lang=lang, within=within)
 if ranked.empty:
     ui.empty_state("group.not_reported")
+elif len(ranked) < 2:  # a ranking of one is not drawn
+    ui.empty_state("periods.ranking_single")
 else:
     ui.chart(views.ranking_figure(ranked, kpi, "entity", lang, node=views.region_label(reg, region, lang)),
-             views.export_frame(ranked, views.RANKING_COLUMNS, lang), f"{kpi.id}_{region}", key="map_entities")
+             views.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit),
+             views.export_name(kpi.id, views.region_label(reg, region, lang), period=filters.period, lang=lang),
+             key="map_entities", about=about | {"scope": views.region_label(reg, region, lang)})

@@ -8,11 +8,12 @@ from pages import ui
 filters = ui.filters()
 lang = filters.lang
 ui.sync_url()
-ui.page_header(ui.text("overview.title"), ui.text("overview.caption", scope=views.filters_label(filters, ui.registry())))
+ui.page_header(ui.text("overview.title"), ui.text("overview.caption", scope=views.filters_label(filters, ui.registry(), ui.current_scope())))
 if filters.period is None:
     ui.empty_state("app.no_returns")
     st.stop()
 
+provisional = ui.provisional_banner(filters.period)
 data: views.Overview = ui.view("overview", filters.period, lang=lang, within=ui.population())
 coverage = data.coverage
 with st.container(horizontal=True, key="overview_head"):
@@ -29,9 +30,11 @@ for group in data.groups:
     columns = st.columns(4)
     for index, tile in enumerate(group.tiles):
         with columns[index % 4]:
-            ui.kpi_tile(tile)
+            ui.kpi_tile(tile, provisional=provisional)
 
 with st.expander(ui.text("overview.table")):
     table = views.overview_table(data, lang)
     st.dataframe(table, hide_index=True, width="stretch")
-    ui.downloads(None, table, f"parasat_overview_{filters.period}", key="overview_table")
+    scope = views.filters_label(filters, ui.registry(), ui.current_scope())
+    ui.downloads(None, table, views.export_name("overview", scope, period=filters.period, lang=lang),
+                 key="overview_table")

@@ -22,13 +22,15 @@ if table.empty:
     st.stop()
 summary = views.submission_summary(table)
 with st.container(horizontal=True, key="submission_counts"):
-    st.metric(ui.text("submissions.deadline"), views.deadline(filters.period, days).isoformat(), border=True)
+    st.metric(ui.text("submissions.deadline"), views.date_label(views.deadline(filters.period, days), lang), border=True)
     for name in ("expected", "submitted", "on_time", "late", "missing", "pending"):
         if name != "pending" or summary[name]:
             st.metric(ui.text(f"submissions.count_{name}"), summary[name], border=True)
 
 ui.chart(views.submissions_figure(table, lang, period=filters.period),
-         views.export_frame(table, views.SUBMISSION_COLUMNS, lang), f"submissions_{filters.period}",
+         views.export_frame(table, views.SUBMISSION_COLUMNS, lang),
+         views.export_name("submissions", views.filters_label(filters, ui.registry(), ui.current_scope()),
+                           period=filters.period, lang=lang),
          key="submissions_chart")
 shown = st.pills(ui.text("submissions.show"), list(views.SUBMISSION_STATUSES), selection_mode="multi",
                  default=["late", "missing"], format_func=lambda s: ui.text(f"submission.{s}"), key="submission_filter")
@@ -43,4 +45,4 @@ if versions.empty:
 else:
     frame = views.export_frame(versions, views.VERSION_COLUMNS, lang)
     st.dataframe(frame, hide_index=True, width="stretch")
-    ui.downloads(None, frame, f"versions_{filters.period}", key="versions_table")
+    ui.downloads(None, frame, views.export_name("versions", period=filters.period, lang=lang), key="versions_table")

@@ -3,6 +3,7 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -297,6 +298,73 @@ def periods() -> list[str]:
     return _cached_periods(data_version(), current_scope(), _cur=cursor())
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_calendar(version: str, day: str, available: tuple[str, ...], threshold: float,
+                     _cur: duckdb.DuckDBPyConnection) -> tuple[str | None, dict[str, Any]]:
+    from kpi import periods as calendar
+
+    coverage = calendar.registry_coverage(_cur, [e.code for e in registry().entities])
+    chosen = calendar.default_period(coverage, available, threshold=threshold, on=dt.date.fromisoformat(day))
+    return chosen, coverage
+
+
+def period_coverage() -> dict[str, Any]:
+    """Each period's returns received of those expected over the whole registry (`kpi.periods.PeriodCoverage`)."""
+    return _calendar()[1]
+
+
+def default_period() -> str | None:
+    """The safe period every page opens on: the latest ended quarter whose coverage reaches the threshold."""
+    return _calendar()[0]
+
+
+def _calendar() -> tuple[str | None, dict[str, Any]]:
+    from kpi import periods as calendar
+
+    return _cached_calendar(data_version(), calendar.today().isoformat(), tuple(periods()),
+                            get_settings().coverage_threshold, _cur=cursor())
+
+
+def coverage_of(period: str) -> tuple[int, int]:
+    """Returns received and expected for a period: over the whole registry, or over an officer's entities."""
+    scope = current_scope()
+    if scope.entities is None:
+        found = period_coverage().get(period)
+        return (found.received, found.expected) if found is not None else (0, len(registry().entities))
+    counted = views.coverage(cursor(), registry(), period, scope=scope)
+    return counted.received, counted.expected
+
+
+def is_provisional(period: str | None) -> bool:
+    """Whether a period's figures rest on fewer returns than the coverage threshold asks for."""
+    if period is None:
+        return False
+    received, expected = coverage_of(period)
+    return expected > 0 and received / expected < get_settings().coverage_threshold
+
+
+def provisional_banner(period: str | None) -> bool:
+    """The banner of a page showing a period below the coverage threshold; True when shown."""
+    if period is None or not is_provisional(period):
+        return False
+    from kpi import periods as calendar
+
+    received, expected = coverage_of(period)
+    language = lang()
+    st.warning(t("periods.provisional_banner", language, period=calendar.period_label(period, language),
+                 received=received, expected=expected,
+                 threshold=views.fmt(100 * get_settings().coverage_threshold, "percent", language)),
+               icon=":material/hourglass_top:")
+    return True
+
+
+def opened_periods() -> list[str]:
+    """Quarters an admin opened for filing before they ended (a one-row query, read on each run)."""
+    from kpi import periods as calendar
+
+    return sorted(calendar.opened_periods(cursor()))
+
+
 # --------------------------------------------------------------------------- language, filters and the URL
 
 
@@ -339,16 +407,25 @@ def sidebar_filters() -> views.Filters:
     reg = registry()
     if PERIOD_KEY not in st.session_state:
         seeded = views.Filters.from_query(st.session_state.get(INITIAL_QUERY_KEY, {}), periods=available,
-                                          registry=reg)
+                                          registry=reg, default_period=default_period())
         st.session_state[PERIOD_KEY] = seeded.period
         st.session_state[TYPE_KEY] = seeded.entity_type or ALL
         st.session_state[REGION_KEY] = seeded.region or ALL
     options = list(reversed(available))
+    if st.session_state.get(PERIOD_KEY) not in options:
+        st.session_state[PERIOD_KEY] = default_period()
+    provisional = {p for p in options if is_provisional(p)}
     select(t("filter.period", language), options, PERIOD_KEY, sidebar=True,
-           format_func=lambda p: views.period_label(p, language))
-    select(t("filter.entity_type", language), [ALL, *ENTITY_TYPES], TYPE_KEY, sidebar=True,
+           format_func=lambda p: views.period_label(p, language) + (" *" if p in provisional else ""),
+           help=t("periods.picker_help", language,
+                  threshold=views.fmt(100 * get_settings().coverage_threshold, "percent", language)))
+    # only what the user may see: the types and regions of the entities in their scope
+    visible = views.visible_entities(reg, scope=current_scope())
+    types = [c for c in ENTITY_TYPES if any(e.type == c for e in visible)]
+    select(t("filter.entity_type", language), [ALL, *types], TYPE_KEY, sidebar=True,
            format_func=lambda c: t("filter.all_types", language) if c == ALL else views.type_label(c, language))
-    regions = sorted(reg.regions, key=lambda r: r.name(language))
+    seen_regions = {e.region for e in visible}
+    regions = sorted((r for r in reg.regions if r.code in seen_regions), key=lambda r: r.name(language))
     select(t("filter.region", language), [ALL, *[r.code for r in regions]], REGION_KEY, sidebar=True,
            format_func=lambda c: t("filter.all_regions", language) if c == ALL
            else views.region_label(reg, c, language))
@@ -489,11 +566,19 @@ def status_badge(status: str, label: str) -> None:
     st.badge(label, color=colour)  # type: ignore[arg-type]  # no icon: a badge's icon name is read aloud
 
 
-def kpi_tile(tile: views.KpiTile) -> None:
-    """One KPI's tile: code, short title, value, target, changes, sparkline and status colour."""
+def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
+    """One KPI's tile: code, short title, value, target, changes, sparkline and status colour; a provisional
+    period's value says so."""
     language = lang()
     with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
-        status_badge(tile.status, tile.status_text)
+        if provisional:  # both badges on one line
+            colour = {"met": "green", "at_risk": "orange", "missed": "red", "monitoring": "blue"}.get(tile.status, "gray")
+            icon = {"met": ":material/check_circle:", "at_risk": ":material/warning:", "missed": ":material/cancel:",
+                    "monitoring": ":material/visibility:"}.get(tile.status, ":material/remove:")
+            st.markdown(f":{colour}-badge[{icon} {tile.status_text}] "
+                        f":violet-badge[:material/hourglass_top: {t('periods.provisional', language)}]")
+        else:
+            status_badge(tile.status, tile.status_text)
         st.markdown(f"**{tile.kpi}** · {tile.title}", help=tile.full_title)
         st.metric(
             label=f"{tile.kpi} · {tile.title}", label_visibility="collapsed", value=tile.value_text,
@@ -532,9 +617,26 @@ def status_table(frame: pd.DataFrame, column: str, colours: Sequence[str], *, ke
     st.dataframe(styled, hide_index=True, width="stretch", height=height, key=key)
 
 
+def export_context(about: Mapping[str, str] | None = None) -> export.ExportContext:
+    """What a download holds (KPI, period, scope as the page says) and where it comes from: the filters, who,
+    when (Almaty time) and the data version."""
+    from kpi import periods as calendar
+
+    chosen = filters()
+    user = signed_in_user()
+    about = dict(about or {})
+    return export.ExportContext(
+        lang=lang(), kpi=about.get("kpi", ""),
+        period=about.get("period") or (views.period_label(chosen.period, lang()) if chosen.period else ""),
+        scope=about.get("scope") or views.filters_label(chosen, registry(), current_scope()),
+        filters=views.filters_label(chosen, registry()), made_by=user.username if user else current_scope().actor,
+        made_at=calendar.now(), data_version=data_version())
+
+
 def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False,
-          title: str | None = None) -> str | None:
-    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`.
+          title: str | None = None, about: Mapping[str, str] | None = None) -> str | None:
+    """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`. `about`
+    names the KPI, period and scope the downloads record (the filters' period and scope otherwise).
 
     Screen readers get a text alternative: the chart's title (or `title`) and how many values it shows.
     """
@@ -543,7 +645,7 @@ def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selecta
               "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
     event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
                             on_select="rerun" if selectable else "ignore", selection_mode="points")
-    downloads(figure, data, name, key=key, description=chart_description(figure, data, title))
+    downloads(figure, data, name, key=key, description=chart_description(figure, data, title), about=about)
     if selectable and event is not None:
         return drill.key_from_selection(cast(Mapping[str, Any], event))
     return None
@@ -557,18 +659,22 @@ def chart_description(figure: go.Figure, data: pd.DataFrame, title: str | None =
 
 
 def downloads(figure: go.Figure | None, data: pd.DataFrame, name: str, *, key: str,
-              description: str | None = None) -> None:
-    """A row of download buttons; images are rendered only when clicked, through the shared Kaleido server."""
+              description: str | None = None, about: Mapping[str, str] | None = None) -> None:
+    """A row of download buttons; images are rendered only when clicked, through the shared Kaleido server.
+    Images carry a footer and XLSX files a context sheet (`export_context`)."""
     language = lang()
+    context = export_context(about)
     with st.container(horizontal=True, gap="small", key=f"dl_{key}"):
         if figure is not None and export.chromium_path() is not None and not export.image_export_failed():
             for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
                 st.download_button(
-                    fmt.upper(), data=_audited(_image_callable(figure, fmt), name, fmt), file_name=f"{name}.{fmt}",
+                    fmt.upper(), data=_audited(_image_callable(figure, fmt, context), name, fmt),
+                    file_name=f"{name}.{fmt}",
                     mime=mime,
                     key=f"{key}_{fmt}", on_click="ignore", icon=":material/image:", type="tertiary",
                 )
-        st.download_button("XLSX", data=_audited(lambda: export.to_xlsx_bytes(data, name), name, "xlsx"),
+        st.download_button("XLSX", data=_audited(lambda: export.to_xlsx_bytes(data, name, context=context), name,
+                                                 "xlsx"),
                            file_name=f"{name}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            key=f"{key}_xlsx", on_click="ignore", icon=":material/table:", type="tertiary")
@@ -596,10 +702,11 @@ def _audited(build: Callable[[], bytes], name: str, fmt: str) -> Callable[[], by
     return run
 
 
-def _image_callable(figure: go.Figure, fmt: str) -> Callable[[], bytes]:
+def _image_callable(figure: go.Figure, fmt: str, context: export.ExportContext | None = None
+                    ) -> Callable[[], bytes]:
     def render() -> bytes:
         try:
-            return export.figure_image(figure, fmt)
+            return export.figure_image(figure, fmt, context=context)
         except export.ImageExportUnavailable:
             return b""
 

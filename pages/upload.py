@@ -42,7 +42,7 @@ with template_tab:
         codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
         code = ui.select(ui.text("upload.template_entity"), codes, "template_entity",
                          format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
-        choices = views.template_periods(ui.periods())
+        choices = views.template_periods(ui.periods(), opened=ui.opened_periods())
         period = ui.select(ui.text("upload.template_period"), choices, "template_period",
                            format_func=lambda p: views.period_label(p, lang))
         ui.template_download(code, period)

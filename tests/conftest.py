@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.pop("KPI_DB", None)
+os.environ["PARASAT_TODAY"] = "2026-12-01"  # the calendar every test runs on (kpi.periods), never the real date
 
 from kpi.catalogue import Catalogue, Registry, load_catalogue, load_registry, measures_for_entity  # noqa: E402
 from kpi.sample import fill_by_names  # noqa: E402

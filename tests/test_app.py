@@ -269,9 +269,14 @@ def test_the_drill_path_from_the_nation_to_one_entity(app_db: Path, latest: str)
     expected_levels = ["entity type", "region", "entity"]
     for level_text, key in zip(expected_levels, ["akimat", "almaty", "akimat_almaty"]):
         figures = plotly_figures(at)
-        assert f"ranking by {level_text}" in figures[-1]["layout"]["title"]["text"].replace("<br>", " ")
-        keys = [row[0] for row in figures[-1]["data"][0]["customdata"]]
-        assert key in keys
+        if level_text == "entity":  # Almaty city has one akimat: a ranking of one is not drawn (issue 11)
+            assert not any("ranking" in f["layout"]["title"]["text"] for f in figures)
+            assert t("periods.ranking_single", "en") in [i.value for i in at.info]
+            assert at.button(key="single_G2").label.startswith("Open: ")
+        else:
+            assert f"ranking by {level_text}" in figures[-1]["layout"]["title"]["text"].replace("<br>", " ")
+            keys = [row[0] for row in figures[-1]["data"][0]["customdata"]]
+            assert key in keys
         path = (*path, drill.Step({"entity type": "entity_type"}.get(level_text, level_text), key))
         at.session_state["drill_G2"] = path
         at.run()
@@ -307,7 +312,7 @@ def test_entity_profile_lists_its_kpis_returns_and_rank(app_db: Path, latest: st
     assert list(kpi_table["KPI"])[:2] == ["G1.K1", "G1.K2"]
     assert all(" of " in r or r == "—" for r in kpi_table["Rank"])
     returns = at.dataframe[1].value
-    assert latest in set(returns["Period"])
+    assert views.period_label(latest, "en") in set(returns["Period"])  # periods written the language's way
     assert at.query_params["entity"] == "akimat_abai"
 
 

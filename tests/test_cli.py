@@ -68,10 +68,14 @@ def test_template_fill_ingest_report_round_trip(tmp_path: Path) -> None:
 
     report = run("report", "--db", str(db), "--period", "2025Q3", "--json")
     rows = json.loads(report.stdout)
-    keys = {"kpi", "period", "level", "key", "numerator", "denominator", "value", "unit", "target", "status"}
+    keys = {"kpi", "period", "level", "key", "numerator", "denominator", "value", "unit", "target", "status",
+            "reporting", "expected"}
     assert all(set(r) == keys for r in rows)
     by = {(r["kpi"], r["level"], r["key"]): r for r in rows}
     assert by[("G1.K1", "national", None)]["value"] == 75
+    # the coverage behind a figure: 1 return of the 48 central bodies (28) and akimats (20) that report G1.K1
+    assert (by[("G1.K1", "national", None)]["reporting"], by[("G1.K1", "national", None)]["expected"]) == (1, 48)
+    assert by[("G1.K1", "entity_type", "akimat")]["expected"] == 20
     assert by[("G1.K1", "entity_type", "akimat")]["value"] == 75
     assert by[("G1.K1", "entity", "akimat_abai")]["numerator"] == 6
     assert by[("G2.K1", "entity", "akimat_abai")]["value"] == 75

@@ -328,9 +328,15 @@ def test_upload_preview_shows_errors_cell_by_cell_and_figures_that_change(
     assert "subdivisions" in str(issue["Measure"])
 
 
-def test_template_periods_offer_the_current_quarter_first() -> None:
-    assert views.template_periods(["2025Q1", "2025Q2"], today=dt.date(2026, 2, 3)) == [
-        "2026Q1", "2025Q4", "2025Q2", "2025Q1"]
+def test_template_periods_offer_ended_quarters_only_newest_first() -> None:
+    # on 3 February 2026 the quarter under way (2026Q1) is not offered; 2025Q4 ended on 31 December
+    offered = views.template_periods(["2023Q2", "2025Q1"], today=dt.date(2026, 2, 3))
+    assert offered[:3] == ["2025Q4", "2025Q3", "2025Q2"] and offered[-1] == "2023Q2" and len(offered) == 11
+    assert "2026Q1" not in offered
+    # an admin opened 2026Q1 early: it comes first; an opened quarter that has since ended is listed once
+    assert views.template_periods([], today=dt.date(2026, 2, 3), opened=["2025Q4", "2026Q1"])[:3] == [
+        "2026Q1", "2025Q4", "2025Q3"]
+    assert len(views.template_periods([], today=dt.date(2026, 2, 3))) == 8
 
 
 # --------------------------------------------------------------------------- figures

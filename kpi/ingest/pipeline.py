@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kpi import audit
+from kpi import audit, periods
 from kpi.catalogue import Catalogue, Registry
 from kpi.evidence import MONTHS
 from kpi.ingest.sandbox import read_and_archive, reader_pool
@@ -106,6 +106,8 @@ def ingest_files(
             outcomes.append(FileOutcome(name, "rejected", issues=[problem_issue(name, raw["problem"])]))
             continue
         data, issues = _validated(catalogue, registry, name, raw, today)
+        if data is not None and (refusal := periods.refusal(store, data, today)) is not None:
+            data, issues = None, [refusal]
         if data is None:
             outcomes.append(FileOutcome(name, "rejected", sha256=raw.get("sha256"), issues=issues))
         elif not scope.allows(data.entity):

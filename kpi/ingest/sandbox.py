@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from kpi import periods
 from kpi.archive import Archive, BackgroundArchiver
 from kpi.ingest.reader import Limits
 from kpi.settings import PROJECT_ROOT, Settings
@@ -39,7 +40,7 @@ def reader_pool(settings: Settings | None = None, *, today: dt.date | None = Non
     settings = settings or get_settings()
     return ReaderPool(limits_from(settings), threads=settings.reader_threads, processes=settings.reader_processes,
                       memory_bytes=settings.reader_memory_bytes, timeout=settings.reader_timeout_seconds,
-                      validate={"today": (today or dt.date.today()).isoformat()})
+                      validate={"today": (today or periods.today()).isoformat()})
 
 
 def read_files(paths: Sequence[str], settings: Settings | None = None, *, today: dt.date | None = None

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpi import parsing
+from kpi import parsing, periods
 from kpi.catalogue import Catalogue, Entity, Registry, measures_for_entity, parse_period
 from kpi.evidence import DOCUMENTS_SHEET, EVIDENCE_SHEET, EvidenceRow, parse_evidence
 from kpi.i18n import t
@@ -150,11 +150,13 @@ def rule_entity_and_period(ctx: Context) -> None:
         except ValueError:
             ctx.add("bad_period", name="meta_period", value=period_cell["value"])
             return
-        start = dt.date(year, 3 * quarter - 2, 1)
-        if year < 2020 or start > ctx.today:
+        # A quarter that has not ended is refused in the server, which knows the periods opened early
+        # (kpi.periods.refusal); here only a period no calendar could make fileable soon.
+        if year < 2020 or year > ctx.today.year + 1:
             ctx.add("period_out_of_range", name="meta_period", value=period)
             return
         ctx.period = period
+        ctx.cells["meta_period"] = period_cell["cell"]  # where the server's calendar check points to
 
 
 def _as_count(value: Any) -> int | None:
@@ -275,7 +277,7 @@ def validate(
     today: dt.date | None = None, extra_rules: tuple[Rule, ...] = (),
 ) -> tuple[ReturnData | None, list[Issue]]:
     """Run every rule over one read workbook; a return only when no rule found a problem."""
-    ctx = Context(catalogue, registry, file, raw, today or dt.date.today())
+    ctx = Context(catalogue, registry, file, raw, today or periods.today())
     for rule in (*RULES, *extra_rules):
         rule(ctx)
     if ctx.issues or ctx.entity is None or ctx.period is None:
