@@ -35,7 +35,7 @@ def test_upload_page_refuses_a_quarter_that_has_not_ended(upload_db: Path) -> No
     assert at.error, texts(at)
     issues = at.dataframe[0].value.to_dict("records")
     assert issues == [{"Sheet": "Есеп", "Cell": "C6", "Measure": None, "Value given": "2026Q4",
-                       "What to fix": "Q4 2026 has not ended yet: its return can be filed from 1 Jan 2027."}]
+                       "What to fix": "Q4 2026 has not ended yet: its return can be submitted from 1 Jan 2027."}]
     assert not [b for b in at.button if b.key == "upload_confirm"]
     assert counts() == before
     # the template picker offers ended quarters only, newest first

@@ -301,7 +301,9 @@ def test_entity_pack(cursor: Any, engine: KpiEngine, catalogue: Catalogue, regis
     briefing, prs = deck_for(cursor, engine, "akimat_abai", lang)
     kpis = [k.id for k in kpis_for_entity(catalogue, registry, registry.entity_by_code["akimat_abai"])]
     assert_order(prs, kpis)
-    assert len(prs.slides) == 2 + len(kpis) + 1, "14 appendix rows fit one slide"
+    # 14 appendix rows fit one slide in English; Kazakh status words and period labels are longer, so the rows
+    # wrap and the appendix may run to a second page (every page is checked to stay within the slide below)
+    assert slide_kinds(prs)[2 + len(kpis):] == ["appendix"] * (1 if lang == "en" else 2)
     assert_charts_equal_engine(prs, cursor, engine, BriefingScope("entity", "akimat_abai"), briefing.request)
     assert_within_slide(prs)
     for slide, kind in zip(prs.slides, slide_kinds(prs)):

@@ -76,7 +76,7 @@ def test_unended_quarter_is_refused_and_nothing_changes(store: Store, catalogue:
     [error] = report.as_dict("en")["rejected"][0]["errors"]
     assert error["code"] == "period_not_ended"
     assert (error["file"], error["sheet"], error["cell"], error["value"]) == (path.name, "Есеп", "C6", "2026Q4")
-    assert error["message"] == "Q4 2026 has not ended yet: its return can be filed from 1 Jan 2027."
+    assert error["message"] == "Q4 2026 has not ended yet: its return can be submitted from 1 Jan 2027."
     kk = report.as_dict("kk")["rejected"][0]["errors"][0]["message"]
     ru = report.as_dict("ru")["rejected"][0]["errors"][0]["message"]
     assert "2026 ж. 4-тоқсан" in kk and "01.01.2027" in kk
