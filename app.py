@@ -16,6 +16,7 @@ lang = ui.lang()
 
 with st.spinner(t("app.loading", lang)):
     ui.get_store()
+    ui.tune_gc()  # once per process: freeze the start-up heap (the config has no full collection per run)
 user = ui.signed_in_user()
 groups = ui.catalogue().groups
 # Before sign-in every page is registered (hidden), so a shared link still opens its page afterwards.
