@@ -605,15 +605,22 @@ def set_drill(key: str, path: drill.DrillPath) -> None:
 
 
 class UploadBatch:
-    """Uploaded files staged in a temporary folder, with their dry-run report (computed once per set of files)."""
+    """Uploaded files staged in a temporary folder with their checked plan (read and validated once per set of
+    files): kept in this session's state between the preview and the confirmation, so confirming writes the
+    plan without reading or validating the files again."""
 
     def __init__(self, fingerprint: tuple[str, ...], folder: str, paths: list[str], names: dict[str, str],
-                 report: Any) -> None:
+                 plan: Any) -> None:
         self.fingerprint = fingerprint
         self.folder = folder
         self.paths = paths
         self.names = names
-        self.report = report
+        self.plan = plan
+
+    @property
+    def report(self) -> Any:
+        """What saving would do, file by file (the plan's dry-run report)."""
+        return self.plan.report
 
 
 def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
@@ -622,11 +629,11 @@ def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
     import tempfile
     from pathlib import Path
 
-    from kpi.ingest.pipeline import ingest_files
+    from kpi.ingest.pipeline import check_files
 
     fingerprint = tuple(f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in files)
     held: UploadBatch | None = st.session_state.get("_upload_batch")
-    if held is not None and held.fingerprint == fingerprint and held.report is not None:
+    if held is not None and held.fingerprint == fingerprint and held.plan is not None:
         return held
     discard_batch()
     folder = tempfile.mkdtemp(prefix="parasat-upload-")
@@ -638,21 +645,20 @@ def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
         names[str(path)] = name
     scope = current_scope()
     with st.spinner(text("upload.checking", count=len(files))):
-        report = ingest_files(get_store(), catalogue(), registry(), paths, uploaded_by=scope.actor, scope=scope,
-                              dry_run=True, display_names=names)
-    batch = UploadBatch(fingerprint, folder, paths, names, report)
+        plan = check_files(get_store(), catalogue(), registry(), paths, scope=scope, display_names=names)
+    batch = UploadBatch(fingerprint, folder, paths, names, plan)
     st.session_state["_upload_batch"] = batch
     return batch
 
 
 def confirm_batch(batch: UploadBatch) -> None:
-    """Save the checked files for real (idempotent by each file's hash) and clear the uploader."""
-    from kpi.ingest.pipeline import ingest_files
+    """Save the checked plan for real (each staged file must still have the hash it was checked with) and clear
+    the uploader."""
+    from kpi.ingest.pipeline import commit_plan
 
     scope = current_scope()
     with st.spinner(text("upload.saving")):
-        report = ingest_files(get_store(), catalogue(), registry(), batch.paths, uploaded_by=scope.actor,
-                              scope=scope, dry_run=False, display_names=batch.names)
+        report = commit_plan(get_store(), batch.plan, uploaded_by=scope.actor, scope=scope)
     _cached_data_version.clear()
     st.session_state["_upload_result"] = report
     st.session_state["upload_nonce"] = st.session_state.get("upload_nonce", 0) + 1
