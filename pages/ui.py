@@ -3,6 +3,7 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 
 from __future__ import annotations
 
+import functools
 import gc
 import runpy
 import threading
@@ -208,6 +209,7 @@ def kpi_engine() -> KpiEngine:
 GC_THRESHOLDS = (20_000, 20, 20)
 _gc_tuned = False
 _gc_lock = threading.Lock()
+_tuned = threading.Event()  # set when the collector and the allocator were tuned (not with postScriptGC on)
 
 
 def tune_gc() -> None:
@@ -231,9 +233,52 @@ def tune_gc() -> None:
         catalogue(), registry(), kpi_engine()
         import plotly.graph_objects  # noqa: F401  (its lazily loaded parts are large and live forever)
 
+        _limit_malloc_arenas()
+        _tuned.set()
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+
+
+# glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
+# what was freed in them; Streamlit runs every script run on a new thread, so with sessions clicking at once
+# the server's memory grew by several MB a session and never went back. Two arenas, and freed memory handed
+# back to the system now and then, keep it flat.
+MALLOC_ARENAS = 2
+TRIM_EVERY_SECONDS = 30.0
+_last_trim = 0.0
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, Windows): nothing to tune
+        return None
+
+
+def _limit_malloc_arenas() -> None:
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
+
+
+def release_memory() -> None:
+    """Hand memory freed by ended sessions back to the system, at most every `TRIM_EVERY_SECONDS` (a few ms)."""
+    global _last_trim
+    import time
+
+    now = time.monotonic()
+    if not _tuned.is_set() or now - _last_trim < TRIM_EVERY_SECONDS:
+        return
+    _last_trim = now
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
