@@ -17,7 +17,6 @@ lang = ui.lang()
 with st.spinner(t("app.loading", lang)):
     ui.get_store()
     ui.tune_gc()  # once per process: freeze the start-up heap (the config has no full collection per run)
-ui.release_memory()  # at most every 30 s: memory freed by ended sessions goes back to the system
 user = ui.signed_in_user()
 groups = ui.catalogue().groups
 # Before sign-in every page is registered (hidden), so a shared link still opens its page afterwards.

@@ -203,23 +203,29 @@ def kpi_engine() -> KpiEngine:
     return engine()
 
 
-# A young collection every 20,000 net allocations instead of 700, a middle one every 20 of those, and a full
-# one only when the middle generations have been collected 20 times (and, as Python decides, when a quarter
-# of the tracked heap is new): a page run allocates tens of thousands of short-lived objects.
-GC_THRESHOLDS = (20_000, 20, 20)
+# Streamlit's default is a full collection after every script run, over the whole heap (hundreds of MB of
+# modules, catalogue and caches): most of a page run's time. Instead, once at start-up, that heap is frozen
+# (never scanned again) and a janitor thread collects what the runs left (cycles of frames, figures, ended
+# sessions) every few seconds, which over the rest of the heap takes milliseconds, and hands freed memory
+# back to the system.
+COLLECT_EVERY_SECONDS = 2.0
+TRIM_EVERY_SECONDS = 20.0
+# glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
+# what was freed in them; Streamlit runs every script run on a new thread. Two arenas keep memory compact.
+MALLOC_ARENAS = 2
+# A young collection every 10,000 net allocations instead of 700: a page run allocates tens of thousands of
+# objects that die with it, and a larger nursery promotes fewer of them to the older generations.
+GC_THRESHOLDS = (10_000, 10, 10)
 _gc_tuned = False
 _gc_lock = threading.Lock()
-_tuned = threading.Event()  # set when the collector and the allocator were tuned (not with postScriptGC on)
 
 
 def tune_gc() -> None:
-    """Once per process, when start-up has loaded the store, catalogue, registry and engine: move that heap
-    out of the collector's sight (`gc.freeze`) and raise the collection thresholds.
+    """Once per process, when start-up has loaded the store, catalogue, registry and engine: freeze that heap
+    (`gc.freeze`), raise the young generation's threshold, limit malloc's arenas and start the janitor thread.
 
-    With Streamlit's full collection after every run switched off (`runner.postScriptGC = false`), what is
-    left of the collector's work is the young garbage of each run; the start-up heap (hundreds of MB of
-    modules, catalogue and caches that live as long as the process) is never scanned again. When the
-    option is on (today's behaviour, kept as the load benchmark's baseline) the collector is left alone.
+    Only when Streamlit's own collection after every run is off (`runner.postScriptGC = false`, as the shipped
+    config says); with it on (today's behaviour, the load benchmark's baseline) the collector is left alone.
     """
     global _gc_tuned
     if _gc_tuned:
@@ -233,20 +239,13 @@ def tune_gc() -> None:
         catalogue(), registry(), kpi_engine()
         import plotly.graph_objects  # noqa: F401  (its lazily loaded parts are large and live forever)
 
-        _limit_malloc_arenas()
-        _tuned.set()
+        libc = _libc()
+        if libc is not None:
+            libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-
-
-# glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
-# what was freed in them; Streamlit runs every script run on a new thread, so with sessions clicking at once
-# the server's memory grew by several MB a session and never went back. Two arenas, and freed memory handed
-# back to the system now and then, keep it flat.
-MALLOC_ARENAS = 2
-TRIM_EVERY_SECONDS = 30.0
-_last_trim = 0.0
+        threading.Thread(target=_janitor, name="parasat-gc", daemon=True).start()
 
 
 @functools.lru_cache(maxsize=1)
@@ -261,24 +260,26 @@ def _libc() -> Any:
         return None
 
 
-def _limit_malloc_arenas() -> None:
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
-
-
-def release_memory() -> None:
-    """Hand memory freed by ended sessions back to the system, at most every `TRIM_EVERY_SECONDS` (a few ms)."""
-    global _last_trim
+def _janitor() -> None:
+    """Collect every COLLECT_EVERY_SECONDS, trim malloc every TRIM_EVERY_SECONDS (a daemon thread, for ever)."""
+    import os
+    import sys
     import time
 
-    now = time.monotonic()
-    if not _tuned.is_set() or now - _last_trim < TRIM_EVERY_SECONDS:
-        return
-    _last_trim = now
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    libc, last_trim, verbose = _libc(), time.monotonic(), bool(os.environ.get("PARASAT_GC_LOG"))
+    while True:
+        time.sleep(COLLECT_EVERY_SECONDS)
+        started = time.perf_counter()
+        found = gc.collect()
+        collected = time.perf_counter() - started
+        trimmed = 0.0
+        if libc is not None and time.monotonic() - last_trim > TRIM_EVERY_SECONDS:
+            last_trim = time.monotonic()
+            libc.malloc_trim(0)
+            trimmed = time.perf_counter() - started - collected
+        if verbose:
+            print(f"parasat-gc: {found} objects in {collected * 1000:.1f} ms, trim {trimmed * 1000:.1f} ms, "
+                  f"{len(gc.get_objects())} tracked", file=sys.stderr, flush=True)
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)

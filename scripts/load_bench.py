@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 PASSWORD = "load-bench-password"
 USERS = 10
-SESSION_TTL = 8  # seconds an idle agent session is kept (the default is 900): the release phase waits for it
+SESSION_TTL = 30  # seconds an idle agent session is kept (the default is 900): the release phase waits for it
 CONFIGS = {
     "today": ["--runner.postScriptGC", "true"],
     "tuned": [],
