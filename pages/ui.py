@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import queue
 import runpy
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -164,15 +165,40 @@ def get_store() -> Store:
     return _open_store(str(resolve_db_path()[0]))
 
 
+# Cursors are lent to script runs, not kept by sessions: a cursor that has run the engine holds over a MB of
+# DuckDB memory (its temporary tables of formulas and duties), which 30 sessions each holding one never gave
+# back. Streamlit runs a script run on a thread of its own; the run's thread keeps its cursor in a thread-local
+# lease, and when the thread ends the lease goes and the cursor returns to the pool, its tables still loaded.
+# So the process holds as many cursors as runs ever went on at once, whatever the number of sessions.
+_cursor_pool: queue.SimpleQueue[tuple[Store, duckdb.DuckDBPyConnection]] = queue.SimpleQueue()
+_run_local = threading.local()
+
+
+class _CursorLease:
+    def __init__(self, store: Store, cur: duckdb.DuckDBPyConnection) -> None:
+        self.store = store
+        self.cursor = cur
+
+    def __del__(self) -> None:  # the thread that held it has ended (or moved to another store)
+        _cursor_pool.put((self.store, self.cursor))
+
+
 def cursor() -> duckdb.DuckDBPyConnection:
-    """This session's own cursor on the shared connection (never shared between sessions or threads)."""
+    """A cursor on the shared connection for this script run's thread alone (never used by two threads at once)."""
     store = get_store()
-    held = st.session_state.get("_cursor")
-    if held is None or held[0] is not store:
-        held = (store, store.cursor())
-        st.session_state["_cursor"] = held
-    cur: duckdb.DuckDBPyConnection = held[1]
-    return cur
+    lease: _CursorLease | None = getattr(_run_local, "lease", None)
+    if lease is None or lease.store is not store:
+        cur = None
+        while cur is None:
+            try:
+                pooled_store, pooled = _cursor_pool.get_nowait()
+            except queue.Empty:
+                break
+            if pooled_store is store:  # cursors of a store closed since are dropped
+                cur = pooled
+        lease = _CursorLease(store, cur if cur is not None else store.cursor())
+        _run_local.lease = lease
+    return lease.cursor
 
 
 # Only this process writes the embedded database (DuckDB lets one process hold it), and every write the app makes
