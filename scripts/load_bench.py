@@ -11,14 +11,21 @@ opens every page the sidebar lists, in order.
 Two servers run in turn with the same workload, `--repeat` times each, interleaved (today, tuned, today,
 tuned ...), so both see the same machine:
 
-- today: `--runner.postScriptGC true`, Streamlit's default, a full garbage collection after every run;
-- tuned: the shipped `.streamlit/config.toml` (`runner.postScriptGC = false`; the app freezes its start-up
-  heap and raises the collection thresholds, see `pages/ui.py: tune_gc`).
+- today: `--runner.postScriptGC true --server.fileWatcherType auto`, Streamlit's defaults: a full garbage
+  collection after every run, source files polled for changes;
+- tuned: the shipped `.streamlit/config.toml` (`runner.postScriptGC = false`, `fileWatcherType = "none"`;
+  the app freezes its start-up heap, collects the rest every few seconds on a thread of its own and limits
+  malloc's arenas, see `pages/ui.py: tune_gc`).
+
+Both run today's app code otherwise (the cache keys on access, the data version asked once a second, the
+cursor pool), so the comparison isolates the collector and the watcher; `git stash` or an older checkout
+gives the code before.
 
 Phases per server: a warm-up session through every page (not counted); one session alone through every
-page twice (per-page P50); `--burst` sessions at once with no pause (page runs per second, P50/P95);
-`--sessions` sessions pausing `--think` seconds between clicks (P50/P95, errors, memory per session);
-then the sessions end (the server's agent session TTL is set short here) and the memory is read again.
+page (per-page P50); `--burst` sessions at once with no pause (page runs per second, P50/P95); two waves of
+`--sessions` sessions pausing `--think` seconds between clicks (P50/P95, errors), each wave's sessions then
+left to end (the server's agent session TTL is set short here) and the memory read again: the second wave
+shows the memory a live session costs once the caches are warm, and whether ended sessions give it back.
 Every phase is bounded by `--max-seconds`; the script only talks to the servers it starts. Not a test:
 nothing asserts a time.
 """
@@ -50,7 +57,7 @@ PASSWORD = "load-bench-password"
 USERS = 10
 SESSION_TTL = 15  # seconds an idle agent session is kept (the default is 900): the release phases wait for it
 CONFIGS = {
-    "today": ["--runner.postScriptGC", "true"],
+    "today": ["--runner.postScriptGC", "true", "--server.fileWatcherType", "auto"],
     "tuned": [],
 }
 
@@ -335,7 +342,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=30, help="sessions pausing between clicks")
     parser.add_argument("--burst", type=int, default=10, help="sessions clicking at once without a pause")
     parser.add_argument("--think", type=float, default=3.0, help="seconds a paced session pauses between clicks")
-    parser.add_argument("--max-seconds", type=float, default=40.0, help="bound on each phase")
+    parser.add_argument("--max-seconds", type=float, default=45.0, help="bound on each phase")
     parser.add_argument("--repeat", type=int, default=1, help="servers of each configuration, interleaved")
     parser.add_argument("--only", choices=sorted(CONFIGS), help="run one configuration only")
     args = parser.parse_args()

@@ -414,6 +414,19 @@ def test_upload_preview_and_confirm_read_each_file_once(upload_db: Path, latest:
     assert "_upload_batch" not in at.session_state
 
 
+def test_the_template_picker_reruns_alone_and_keeps_the_choice(app_db: Path) -> None:
+    """Issue 12: the blank-return picker is a fragment; choosing in it keeps the choice and the download."""
+    at = run("pages/upload.py", query={"lang": "en"})
+    code = "akimat_astana"
+    assert at.selectbox(key="template_entity@en").value != code
+    at.selectbox(key="template_entity@en").select(code).run()
+    assert not at.exception
+    assert at.selectbox(key="template_entity@en").value == code
+    assert at.session_state["template_entity"] == code
+    assert [b for b in at.get("download_button") if b.proto.id and "template_download" in b.proto.id]
+    assert at.file_uploader, "the upload tab is still drawn"
+
+
 def test_a_bad_file_is_listed_cell_by_cell_and_cannot_be_saved(upload_db: Path, latest: str) -> None:
     at = run("pages/upload.py", query={"lang": "ru"})
     content = corrected_return("akimat_abai", latest, {"subdivisions_total": 2, "subdivisions_analysed": 5})
