@@ -234,7 +234,7 @@ def kpi_engine() -> KpiEngine:
 # (never scanned again) and a janitor thread collects what the runs left (cycles of frames, figures, ended
 # sessions) every few seconds, which over the rest of the heap (100,000-300,000 objects) takes 20-60 ms of
 # CPU, and hands freed memory back to the system.
-COLLECT_EVERY_SECONDS = 5.0
+COLLECT_EVERY_SECONDS = 2.0
 TRIM_EVERY_SECONDS = 20.0
 # glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
 # what was freed in them; Streamlit runs every script run on a new thread. Two arenas keep memory compact.
