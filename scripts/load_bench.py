@@ -17,9 +17,9 @@ tuned ...), so both see the same machine:
   the app freezes its start-up heap, collects the rest every few seconds on a thread of its own and limits
   malloc's arenas, see `pages/ui.py: tune_gc`).
 
-Both run today's app code otherwise (the cache keys on access, the data version asked once a second, the
-cursor pool), so the comparison isolates the collector and the watcher; `git stash` or an older checkout
-gives the code before.
+Both run this checkout's app code otherwise (the cache keys on access, the data version asked once a second,
+the cursor pool), so the comparison isolates the collector and the watcher; with `--baseline-tree DIR`
+`today` runs the app from another checkout (`git archive REV | tar -x -C DIR`), the code before as well.
 
 Phases per server: a warm-up session through every page (not counted); one session alone through every
 page (per-page P50); `--burst` sessions at once with no pause (page runs per second, P50/P95); two waves of
@@ -221,15 +221,16 @@ def serve(config: str, template: Path, work: Path, args: argparse.Namespace) -> 
     folder = work / f"{config}-{time.monotonic_ns()}"
     shutil.copytree(template, folder)
     port = free_port()
+    tree = Path(args.baseline_tree) if config == "today" and args.baseline_tree else ROOT
     env = {**os.environ, "PARASAT_DB_PATH": str(folder / "parasat.duckdb"), "PARASAT_ADMIN_PASSWORD": PASSWORD,
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(tree)}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.enableAgentApi", "true",
                "--server.agentSessionTTL", str(SESSION_TTL), "--server.agentMaxSessions", "200",
                *CONFIGS[config]]
     base = f"http://127.0.0.1:{port}"
     with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             for _ in range(120):
                 try:
@@ -345,6 +346,8 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=45.0, help="bound on each phase")
     parser.add_argument("--repeat", type=int, default=1, help="servers of each configuration, interleaved")
     parser.add_argument("--only", choices=sorted(CONFIGS), help="run one configuration only")
+    parser.add_argument("--baseline-tree", help="run `today` from this checkout of the app (e.g. `git archive REV`"
+                                               " unpacked), to compare with the code before as well")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="parasat-load-bench-"))
     try:
