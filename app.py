@@ -24,6 +24,7 @@ def run() -> None:
 
     with st.spinner(t("app.loading", lang)):
         ui.get_store()
+        ui.tune_gc()  # once per process: freeze the start-up heap (the config has no full collection per run)
     user = ui.refresh_user()  # one indexed query: a disabled user, or a changed role, takes effect now
     groups = ui.catalogue().groups
     # Before sign-in every page is registered (hidden), so a shared link still opens its page afterwards.

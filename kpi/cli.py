@@ -481,5 +481,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    from kpi.service import DatabaseBusy
+
+    try:
+        result: int = args.func(args)
+    except DatabaseBusy as busy:  # the app (or another command) holds the database: say so, no traceback
+        print(busy.message(_lang(args)), file=sys.stderr)
+        return 1
     return result

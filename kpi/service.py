@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,44 @@ from kpi.settings import get_settings, resolve_db_path
 from kpi.store import FULL_ACCESS, AccessScope, Store
 
 
+class DatabaseBusy(RuntimeError):
+    """The database file is held by another process (the embedded database lets one process open it)."""
+
+    def __init__(self, path: Path, holder: str | None) -> None:
+        super().__init__(f"{path} is held by another process{f' ({holder})' if holder else ''}")
+        self.path = path
+        self.holder = holder
+
+    def message(self, lang: str) -> str:
+        """What is going on and what to do, in the user's language."""
+        from kpi.i18n import t
+
+        holder = t("db.busy_holder", lang, holder=self.holder) if self.holder else ""
+        return t("db.busy", lang, path=str(self.path), holder=holder)
+
+
+def _lock_holder(problem: Exception) -> str | None:
+    """The driver's words for a file another process holds ('Could not set lock ... (PID 123)'), else None."""
+    text = str(problem)
+    if "Could not set lock" not in text and "Conflicting lock" not in text:
+        return None
+    found = re.search(r"PID (\d+)", text)
+    return f"PID {found.group(1)}" if found else ""
+
+
 def open_store(db: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
-    """Open a database; the app's default one is loaded with the sample returns on first use."""
+    """Open a database; the app's default one is loaded with the sample returns on first use.
+
+    Raises `DatabaseBusy` when another process (the running app, another command) holds the file.
+    """
     path, is_default = resolve_db_path(db)
-    store = Store(path, read_only=read_only)
+    try:
+        store = Store(path, read_only=read_only)
+    except Exception as problem:  # the driver's own exception class stays inside the store
+        holder = _lock_holder(problem)
+        if holder is None:
+            raise
+        raise DatabaseBusy(Path(path), holder or None) from None
     if is_default and not read_only:
         cur = store.cursor()
         loaded = cur.execute("SELECT 1 FROM meta WHERE key = 'sample_loaded'").fetchone()

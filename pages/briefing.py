@@ -67,7 +67,7 @@ allow = st.checkbox(ui.text("periods.briefing_allow"), key="brief_allow_provisio
 request = briefing.BriefingRequest(period=period, scope=briefing.resolve_scope(code, registry), lang=deck_lang,
                                    kpis=tuple(kpis), national_breakdown=breakdown, allow_provisional=allow)
 try:
-    plan, deck = _deck(request, ui.data_version(), ui.current_scope(), _cur=ui.cursor())
+    plan, deck = _deck(request, ui.data_version(), ui.access_scope(), _cur=ui.cursor())
 except (briefing.BriefingError, PermissionError) as problem:
     st.warning(str(problem), icon=":material/info:")
     st.stop()
@@ -80,7 +80,7 @@ with st.container(horizontal=True):
         st.session_state["brief_pdf_for"] = request  # the PDF takes seconds: made on demand, kept for this pack
     if st.session_state.get("brief_pdf_for") == request:
         try:
-            pdf = _pdf(request, ui.data_version(), ui.current_scope(), deck)
+            pdf = _pdf(request, ui.data_version(), ui.access_scope(), deck)
             st.download_button(ui.text("briefing.page.download_pdf"), pdf, request.file_name(".pdf"),
                                mime="application/pdf", icon=":material/picture_as_pdf:", on_click="ignore",
                                key="brief_pdf")

@@ -28,7 +28,7 @@ if filters.period is None:
     ui.empty_state("app.no_returns")
     st.stop()
 
-results = _results(ui.data_version(), ui.current_scope(), filters.period, _cur=ui.cursor())
+results = _results(ui.data_version(), ui.access_scope(), filters.period, _cur=ui.cursor())
 frame = comp.compliance_frame(results, cat, reg, lang)
 groups = [None, *(g.id for g in cat.groups)]
 left, right = st.columns(2)
@@ -76,7 +76,7 @@ else:
                  hide_index=True, width="stretch")
 
 st.header(ui.text("compliance.flags"))
-flags = comp.flags_frame(_flags(ui.data_version(), ui.current_scope(), filters.period,
+flags = comp.flags_frame(_flags(ui.data_version(), ui.access_scope(), filters.period,
                                 get_settings().submission_deadline_days, _cur=ui.cursor()), reg, lang)
 flags = flags[flags["entity"].isin(shown["entity"])]
 if flags.empty:

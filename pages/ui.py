@@ -4,11 +4,15 @@ cached calls into `kpi.views`, and charts with their downloads. Pages import thi
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gc
 import html
 import json
+import queue
 import re
 import runpy
 import shutil
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -248,20 +252,56 @@ def get_store() -> Store:
     return _open_store(str(resolve_db_path()[0]))
 
 
+# Cursors are lent to script runs, not kept by sessions: a cursor that has run the engine holds over a MB of
+# DuckDB memory (its temporary tables of formulas and duties), which 30 sessions each holding one never gave
+# back. Streamlit runs a script run on a thread of its own; the run's thread keeps its cursor in a thread-local
+# lease, and when the thread ends the lease goes and the cursor returns to the pool, its tables still loaded.
+# So the process holds as many cursors as runs ever went on at once, whatever the number of sessions.
+_cursor_pool: queue.SimpleQueue[tuple[Store, duckdb.DuckDBPyConnection]] = queue.SimpleQueue()
+_run_local = threading.local()
+
+
+class _CursorLease:
+    def __init__(self, store: Store, cur: duckdb.DuckDBPyConnection) -> None:
+        self.store = store
+        self.cursor = cur
+
+    def __del__(self) -> None:  # the thread that held it has ended (or moved to another store)
+        _cursor_pool.put((self.store, self.cursor))
+
+
 def cursor() -> duckdb.DuckDBPyConnection:
-    """This session's own cursor on the shared connection (never shared between sessions or threads)."""
+    """A cursor on the shared connection for this script run's thread alone (never used by two threads at once)."""
     store = get_store()
-    held = st.session_state.get("_cursor")
-    if held is None or held[0] is not store:
-        held = (store, store.cursor())
-        st.session_state["_cursor"] = held
-    cur: duckdb.DuckDBPyConnection = held[1]
-    return cur
+    lease: _CursorLease | None = getattr(_run_local, "lease", None)
+    if lease is None or lease.store is not store:
+        cur = None
+        while cur is None:
+            try:
+                pooled_store, pooled = _cursor_pool.get_nowait()
+            except queue.Empty:
+                break
+            if pooled_store is store:  # cursors of a store closed since are dropped
+                cur = pooled
+        lease = _CursorLease(store, cur if cur is not None else store.cursor())
+        _run_local.lease = lease
+    return lease.cursor
+
+
+# Only this process writes the embedded database (DuckDB lets one process hold it), and every write the app makes
+# clears this cache (an upload in `confirm_batch`, a target on the Administration page with every cached call),
+# so the version is asked of the database at most once a second instead of several times on every page run.
+DATA_VERSION_TTL_SECONDS = 1.0
+
+
+@st.cache_data(ttl=DATA_VERSION_TTL_SECONDS, max_entries=4, show_spinner=False)
+def _cached_data_version(db_path: str) -> str:
+    return get_store().data_version()
 
 
 def data_version() -> str:
     """The token that changes when returns or targets change: part of every cache key."""
-    return get_store().data_version()
+    return _cached_data_version(str(get_store().db_path))
 
 
 def catalogue() -> Catalogue:
@@ -276,6 +316,85 @@ def kpi_engine() -> KpiEngine:
     return engine()
 
 
+# Streamlit's default is a full collection after every script run, over the whole heap (hundreds of MB of
+# modules, catalogue and caches): most of a page run's time. Instead, once at start-up, that heap is frozen
+# (never scanned again) and a janitor thread collects what the runs left (cycles of frames, figures, ended
+# sessions) every few seconds, which over the rest of the heap (100,000-300,000 objects) takes 20-60 ms of
+# CPU, and hands freed memory back to the system.
+COLLECT_EVERY_SECONDS = 2.0
+TRIM_EVERY_SECONDS = 20.0
+# glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
+# what was freed in them; Streamlit runs every script run on a new thread. Two arenas keep memory compact.
+MALLOC_ARENAS = 2
+# A young collection every 10,000 net allocations instead of 700: a page run allocates tens of thousands of
+# objects that die with it, and a larger nursery promotes fewer of them to the older generations.
+GC_THRESHOLDS = (10_000, 10, 10)
+_gc_tuned = False
+_gc_lock = threading.Lock()
+
+
+def tune_gc() -> None:
+    """Once per process, when start-up has loaded the store, catalogue, registry and engine: freeze that heap
+    (`gc.freeze`), raise the young generation's threshold, limit malloc's arenas and start the janitor thread.
+
+    Only when Streamlit's own collection after every run is off (`runner.postScriptGC = false`, as the shipped
+    config says); with it on (today's behaviour, the load benchmark's baseline) the collector is left alone.
+    """
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    with _gc_lock:
+        if _gc_tuned:
+            return
+        _gc_tuned = True
+        if st.get_option("runner.postScriptGC"):
+            return
+        catalogue(), registry(), kpi_engine()
+        import plotly.graph_objects  # noqa: F401  (its lazily loaded parts are large and live forever)
+
+        libc = _libc()
+        if libc is not None:
+            libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        threading.Thread(target=_janitor, name="parasat-gc", daemon=True).start()
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, Windows): nothing to tune
+        return None
+
+
+def _janitor() -> None:
+    """Collect every COLLECT_EVERY_SECONDS, trim malloc every TRIM_EVERY_SECONDS (a daemon thread, for ever)."""
+    import os
+    import sys
+    import time
+
+    libc, last_trim, verbose = _libc(), time.monotonic(), bool(os.environ.get("PARASAT_GC_LOG"))
+    while True:
+        time.sleep(COLLECT_EVERY_SECONDS)
+        started = time.perf_counter()
+        found = gc.collect()
+        collected = time.perf_counter() - started
+        trimmed = 0.0
+        if libc is not None and time.monotonic() - last_trim > TRIM_EVERY_SECONDS:
+            last_trim = time.monotonic()
+            libc.malloc_trim(0)
+            trimmed = time.perf_counter() - started - collected
+        if verbose:
+            print(f"parasat-gc: {found} objects in {collected * 1000:.1f} ms, trim {trimmed * 1000:.1f} ms, "
+                  f"{len(gc.get_objects())} tracked", file=sys.stderr, flush=True)
+
+
 @st.cache_data(max_entries=1024, show_spinner=False)
 def _cached_view(name: str, version: str, scope: AccessScope, args: tuple[Any, ...],
                  kwargs: tuple[tuple[str, Any], ...], _cur: duckdb.DuckDBPyConnection) -> Any:
@@ -283,9 +402,16 @@ def _cached_view(name: str, version: str, scope: AccessScope, args: tuple[Any, .
     return function(_cur, engine(), *args, scope=scope, **dict(kwargs))
 
 
+def access_scope() -> AccessScope:
+    """The caller's access for cache keys: which entities it may see, without who it is (every analyst shares
+    one cache entry; an officer's entries are their entities')."""
+    return AccessScope(entities=current_scope().entities, actor="")
+
+
 def view(name: str, *args: Any, **kwargs: Any) -> Any:
-    """`kpi.views.<name>(cursor, engine, *args, scope=current_scope(), **kwargs)`, cached on the data version and scope."""
-    return _cached_view(name, data_version(), current_scope(), args, tuple(sorted(kwargs.items())), _cur=cursor())
+    """`kpi.views.<name>(cursor, engine, *args, scope=<the caller's access>, **kwargs)`, cached on the data version
+    and that access."""
+    return _cached_view(name, data_version(), access_scope(), args, tuple(sorted(kwargs.items())), _cur=cursor())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -295,7 +421,7 @@ def _cached_periods(version: str, scope: AccessScope, _cur: duckdb.DuckDBPyConne
 
 def periods() -> list[str]:
     """Periods with data the caller may see, oldest first."""
-    return _cached_periods(data_version(), current_scope(), _cur=cursor())
+    return _cached_periods(data_version(), access_scope(), _cur=cursor())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -769,17 +895,24 @@ def set_drill(key: str, path: drill.DrillPath) -> None:
 
 
 class UploadBatch:
-    """Uploaded files staged in a temporary folder, with their dry-run report (computed once per set of files)."""
+    """Uploaded files staged in a temporary folder with their checked plan (read and validated once per set of
+    files): kept in this session's state between the preview and the confirmation, so confirming writes the
+    plan without reading or validating the files again."""
 
     def __init__(self, fingerprint: tuple[str, ...], folder: str, paths: list[str], names: dict[str, str],
-                 report: Any) -> None:
+                 plan: Any) -> None:
         self.fingerprint = fingerprint
         self.folder = folder
         self.paths = paths
         self.names = names
-        self.report = report
+        self.plan = plan
         # When the browser session ends, its state (and this batch) is dropped: the staged files go with it.
         self.remove = weakref.finalize(self, shutil.rmtree, folder, True)
+
+    @property
+    def report(self) -> Any:
+        """What saving would do, file by file (the plan's dry-run report)."""
+        return self.plan.report
 
 
 def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
@@ -788,11 +921,11 @@ def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
     import tempfile
     from pathlib import Path
 
-    from kpi.ingest.pipeline import ingest_files
+    from kpi.ingest.pipeline import check_files
 
     fingerprint = tuple(f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in files)
     held: UploadBatch | None = st.session_state.get("_upload_batch")
-    if held is not None and held.fingerprint == fingerprint and held.report is not None:
+    if held is not None and held.fingerprint == fingerprint and held.plan is not None:
         return held
     discard_batch()
     folder = tempfile.mkdtemp(prefix="parasat-upload-")
@@ -804,21 +937,21 @@ def preview_batch(files: Sequence[tuple[str, bytes]]) -> UploadBatch:
         names[str(path)] = name
     scope = current_scope()
     with st.spinner(text("upload.checking", count=len(files))):
-        report = ingest_files(get_store(), catalogue(), registry(), paths, uploaded_by=scope.actor, scope=scope,
-                              dry_run=True, display_names=names)
-    batch = UploadBatch(fingerprint, folder, paths, names, report)
+        plan = check_files(get_store(), catalogue(), registry(), paths, scope=scope, display_names=names)
+    batch = UploadBatch(fingerprint, folder, paths, names, plan)
     st.session_state["_upload_batch"] = batch
     return batch
 
 
 def confirm_batch(batch: UploadBatch) -> None:
-    """Save the checked files for real (idempotent by each file's hash) and clear the uploader."""
-    from kpi.ingest.pipeline import ingest_files
+    """Save the checked plan for real (each staged file must still have the hash it was checked with) and clear
+    the uploader."""
+    from kpi.ingest.pipeline import commit_plan
 
     scope = current_scope()
     with st.spinner(text("upload.saving")):
-        report = ingest_files(get_store(), catalogue(), registry(), batch.paths, uploaded_by=scope.actor,
-                              scope=scope, dry_run=False, display_names=batch.names)
+        report = commit_plan(get_store(), batch.plan, uploaded_by=scope.actor, scope=scope)
+    _cached_data_version.clear()
     st.session_state["_upload_result"] = report
     st.session_state["upload_nonce"] = st.session_state.get("upload_nonce", 0) + 1
     discard_batch()

@@ -33,16 +33,24 @@ with upload_tab:
             ui.confirm_batch(batch)
             st.rerun()
 
-with template_tab:
+
+
+@st.fragment
+def template_form() -> None:
+    """The blank-return picker: choosing an entity or a period reruns only this part, not the uploads above."""
     reg = ui.registry()
     entities = views.visible_entities(reg, scope=ui.current_scope(), within=ui.population())
     if not entities:
         ui.empty_state("app.no_entities")
-    else:
-        codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
-        code = ui.select(ui.text("upload.template_entity"), codes, "template_entity",
-                         format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
-        choices = views.template_periods(ui.periods(), opened=ui.opened_periods())
-        period = ui.select(ui.text("upload.template_period"), choices, "template_period",
-                           format_func=lambda p: views.period_label(p, lang))
-        ui.template_download(code, period)
+        return
+    codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
+    code = ui.select(ui.text("upload.template_entity"), codes, "template_entity",
+                     format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
+    choices = views.template_periods(ui.periods(), opened=ui.opened_periods())
+    period = ui.select(ui.text("upload.template_period"), choices, "template_period",
+                       format_func=lambda p: views.period_label(p, lang))
+    ui.template_download(code, period)
+
+
+with template_tab:
+    template_form()

@@ -404,6 +404,46 @@ def test_upload_previews_then_saves_and_the_overview_changes(upload_db: Path, la
     assert tile.value == views.fmt(after.value, "percent", "en")
 
 
+def test_upload_preview_and_confirm_read_each_file_once(upload_db: Path, latest: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the plan checked for the preview is what the confirmation writes; no second sandboxed read."""
+    from kpi.ingest import sandbox
+
+    reads: list[str] = []
+    original = sandbox.ReaderPool.read
+
+    def counting(self: sandbox.ReaderPool, paths: Any, on_result: Any = None) -> Any:
+        reads.extend(paths)
+        return original(self, paths, on_result)
+
+    monkeypatch.setattr(sandbox.ReaderPool, "read", counting)
+    at = run("pages/upload.py", query={"lang": "en"})
+    files = [("abai.xlsx", corrected_return("akimat_abai", latest, {"subdivisions_analysed": 0})),
+             ("astana.xlsx", corrected_return("akimat_astana", latest, {"subdivisions_analysed": 1}))]
+    at.file_uploader[0].set_value([(name, content, "application/octet-stream") for name, content in files]).run()
+    assert not at.exception and len(reads) == 2
+    at.run()  # a rerun (any click) keeps the plan
+    assert len(reads) == 2
+    at.button(key="upload_confirm").click().run()
+    assert not at.exception
+    assert any(t("upload.saved", "en", count=2) == s.value for s in at.success), texts(at)
+    assert len(reads) == 2, "confirming read the files again"
+    assert "_upload_batch" not in at.session_state
+
+
+def test_the_template_picker_reruns_alone_and_keeps_the_choice(app_db: Path) -> None:
+    """Issue 12: the blank-return picker is a fragment; choosing in it keeps the choice and the download."""
+    at = run("pages/upload.py", query={"lang": "en"})
+    code = "akimat_astana"
+    assert at.selectbox(key="template_entity@en").value != code
+    at.selectbox(key="template_entity@en").select(code).run()
+    assert not at.exception
+    assert at.selectbox(key="template_entity@en").value == code
+    assert at.session_state["template_entity"] == code
+    assert [b for b in at.get("download_button") if b.proto.id and "template_download" in b.proto.id]
+    assert at.file_uploader, "the upload tab is still drawn"
+
+
 def test_a_bad_file_is_listed_cell_by_cell_and_cannot_be_saved(upload_db: Path, latest: str) -> None:
     at = run("pages/upload.py", query={"lang": "ru"})
     content = corrected_return("akimat_abai", latest, {"subdivisions_total": 2, "subdivisions_analysed": 5})

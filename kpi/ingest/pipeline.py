@@ -1,11 +1,12 @@
-"""Ingest: check, read (sandboxed), validate and write a batch of returns; each file all or nothing."""
+"""Ingest: check (container checks, one sandboxed read, validation) into a plan, then commit the plan; each file
+all or nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any
 
@@ -72,6 +73,110 @@ class IngestReport:
         }
 
 
+@dataclass
+class IngestPlan:
+    """What the check of a batch found, ready to commit without reading or validating again: each file's
+    outcome (rejected with its errors, or its validated data and the version it would become) and the sha256
+    each was read with; `archived` holds those already archived while they were read."""
+
+    outcomes: list[FileOutcome]
+    archived: set[str] = field(default_factory=set)
+
+    @property
+    def report(self) -> IngestReport:
+        """The dry-run report: what committing would do, file by file."""
+        return IngestReport(self.outcomes, dry_run=True)
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """The staged path and sha256 of every file the commit would write."""
+        return {o.path: o.sha256 or "" for o in self.outcomes if o.data is not None}
+
+
+def check_files(
+    store: Store,
+    catalogue: Catalogue,
+    registry: Registry,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    scope: AccessScope = FULL_ACCESS,
+    display_names: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
+    today: dt.date | None = None,
+    raws: Sequence[dict[str, Any]] | None = None,
+    archived: set[str] | None = None,
+    archive: bool = False,
+    plan_versions: bool = True,
+) -> IngestPlan:
+    """The check step: container checks, one sandboxed read and validation of each file, and the version
+    each valid one would become. Writes nothing to the database; with `archive`, each valid file is
+    archived as it is read (the caller commits at once). Every per-file error is produced here. Without
+    `plan_versions` the outcomes do not say yet which version each file would become (the commit does).
+
+    `raws` are the sandboxed reader's results for `paths` when the caller has read them already, and
+    `archived` the sha256 of the files archived meanwhile (`kpi.ingest.sandbox.read_and_archive`).
+    """
+    settings = settings or get_settings()
+    str_paths = [str(p) for p in paths]
+    names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
+    archived = set(archived or ())
+    if raws is None:
+        raws, archived = read_and_archive(reader_pool(settings, today=today), str_paths,
+                                          store.archive if archive else None, scope.allows)
+    outcomes: list[FileOutcome] = []
+    for path, name, raw in zip(str_paths, names, raws):
+        if not raw.get("ok"):
+            outcomes.append(FileOutcome(name, "rejected", issues=[problem_issue(name, raw["problem"])]))
+            continue
+        data, issues = _validated(catalogue, registry, name, raw, today)
+        if data is not None and (refusal := periods.refusal(store, data, today)) is not None:
+            data, issues = None, [refusal]
+        if data is None:
+            outcomes.append(FileOutcome(name, "rejected", sha256=raw.get("sha256"), issues=issues))
+        elif not scope.allows(data.entity):
+            issue = Issue(file=name, code="forbidden_entity", params={"entity": data.entity},
+                          sheet="Есеп", cell=None, value=data.entity)
+            outcomes.append(FileOutcome(name, "rejected", sha256=data.sha256, issues=[issue]))
+        else:
+            outcomes.append(FileOutcome(name, "new", sha256=data.sha256, entity=data.entity,
+                                        period=data.period, data=data, path=path))
+    if plan_versions:
+        _plan_versions(store, [o for o in outcomes if o.data is not None])
+    return IngestPlan(outcomes, archived)
+
+
+def commit_plan(
+    store: Store,
+    plan: IngestPlan,
+    *,
+    uploaded_by: str = "cli",
+    scope: AccessScope = FULL_ACCESS,
+    submitted_at: Mapping[str, dt.datetime] | None = None,
+) -> IngestReport:
+    """The commit step: write what a check planned, in one transaction, without reading or validating again.
+
+    Each staged file must still have the sha256 it was checked with: it is hashed again as it goes into the
+    archive (before the database is written), and a file that changed since is refused (`file_changed`).
+    Versions are assigned again inside the transaction, so an upload saved meanwhile is not overwritten.
+    The plan itself is left as it was.
+    """
+    outcomes = [replace(o, issues=list(o.issues), changes=list(o.changes)) for o in plan.outcomes]
+    for o in outcomes:
+        if o.data is not None and not scope.allows(o.entity or ""):
+            o.status, o.data = "rejected", None
+            o.issues = [Issue(file=o.file, code="forbidden_entity", params={"entity": o.entity},
+                              sheet="Есеп", cell=None, value=o.entity)]
+            o.entity = o.period = None
+    _archive_the_rest(store, outcomes, plan.archived)
+    accepted = [o for o in outcomes if o.data is not None]
+    if accepted:  # the trail is written in the transaction that writes the returns
+        _write(store, accepted, uploaded_by, submitted_at or {},
+               lambda cur: audit.record_many(store, _upload_events(outcomes, uploaded_by), cur=cur))
+    else:  # a refused batch changes nothing but its refusal is on record
+        audit.record_many(store, _upload_events(outcomes, uploaded_by))
+    return IngestReport(outcomes, dry_run=False)
+
+
 def ingest_files(
     store: Store,
     catalogue: Catalogue,
@@ -90,45 +195,16 @@ def ingest_files(
 ) -> IngestReport:
     """Ingest a batch: every valid file becomes a return version, every invalid one changes nothing.
 
-    `raws` are the sandboxed reader's results for `paths` when the caller started reading early, and
-    `archived` the sha256 of the files archived meanwhile (`kpi.ingest.sandbox.read_and_archive`).
+    The check and the commit back to back (a dry run stops after the check). `raws` are the sandboxed
+    reader's results for `paths` when the caller started reading early, and `archived` the sha256 of the
+    files archived meanwhile (`kpi.ingest.sandbox.read_and_archive`).
     """
-    settings = settings or get_settings()
-    str_paths = [str(p) for p in paths]
-    names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
-    archived = set(archived or ())
-    if raws is None:
-        raws, archived = read_and_archive(reader_pool(settings, today=today), str_paths,
-                                          None if dry_run else store.archive, scope.allows)
-    outcomes: list[FileOutcome] = []
-    for path, name, raw in zip(str_paths, names, raws):
-        if not raw.get("ok"):
-            outcomes.append(FileOutcome(name, "rejected", issues=[problem_issue(name, raw["problem"])]))
-            continue
-        data, issues = _validated(catalogue, registry, name, raw, today)
-        if data is not None and (refusal := periods.refusal(store, data, today)) is not None:
-            data, issues = None, [refusal]
-        if data is None:
-            outcomes.append(FileOutcome(name, "rejected", sha256=raw.get("sha256"), issues=issues))
-        elif not scope.allows(data.entity):
-            issue = Issue(file=name, code="forbidden_entity", params={"entity": data.entity},
-                          sheet="Есеп", cell=None, value=data.entity)
-            outcomes.append(FileOutcome(name, "rejected", sha256=data.sha256, issues=[issue]))
-        else:
-            outcomes.append(FileOutcome(name, "new", sha256=data.sha256, entity=data.entity,
-                                        period=data.period, data=data, path=path))
-    if not dry_run:
-        _archive_the_rest(store, outcomes, archived)
-    report = IngestReport(outcomes, dry_run=dry_run)
-    accepted = [o for o in outcomes if o.data is not None]
-    if dry_run or not accepted:
-        _plan_versions(store, accepted)
-        if not dry_run:  # a refused batch changes nothing but its refusal is on record
-            audit.record_many(store, _upload_events(outcomes, uploaded_by))
-    else:  # the trail is written in the transaction that writes the returns
-        _write(store, accepted, uploaded_by, submitted_at or {},
-               lambda cur: audit.record_many(store, _upload_events(outcomes, uploaded_by), cur=cur))
-    return report
+    plan = check_files(store, catalogue, registry, paths, scope=scope, display_names=display_names,
+                       settings=settings, today=today, raws=raws, archived=archived, archive=not dry_run,
+                       plan_versions=dry_run)
+    if dry_run:
+        return plan.report
+    return commit_plan(store, plan, uploaded_by=uploaded_by, scope=scope, submitted_at=submitted_at)
 
 
 def _upload_events(outcomes: list[FileOutcome], uploaded_by: str) -> list[audit.Event]:
@@ -154,7 +230,7 @@ def _current_state(cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str]
     if not keys:
         return {}
     entities = [k[0] for k in keys]
-    periods = [k[1] for k in keys]
+    period_codes = [k[1] for k in keys]
     rows = cur.execute(
         """
         SELECT r.entity_code, r.period, r.version, r.sha256, list(v.measure), list(v.value)
@@ -162,7 +238,7 @@ def _current_state(cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str]
         WHERE (r.entity_code, r.period) IN (SELECT unnest($e::VARCHAR[]), unnest($p::VARCHAR[]))
         GROUP BY ALL
         """,
-        {"e": entities, "p": periods},
+        {"e": entities, "p": period_codes},
     ).fetchall()
     out = {}
     for entity, period, version, sha, measures, values in rows:
