@@ -31,13 +31,13 @@ def test_evidence_text_with_an_image_and_a_link_stays_literal() -> None:
     cur = _app_store().cursor()
     period = views.available_periods(cur)[-1]
     row = cur.execute(
-        "SELECT r.entity_code, e.task_id FROM current_return r JOIN evidence e USING (return_id) "
-        "WHERE r.period = ? ORDER BY 1, 2 LIMIT 1", [period]).fetchone()
+        "SELECT r.entity_code, d.task_id, d.return_id, min(d.seq) FROM current_return r "
+        "JOIN evidence_document d USING (return_id) WHERE r.period = ? GROUP BY ALL ORDER BY 1, 2 LIMIT 1",
+        [period]).fetchone()
     assert row is not None
-    entity, task = row
-    cur.execute("UPDATE evidence SET doc_number = ?, reference = ? WHERE task_id = ? AND return_id = "
-                "(SELECT return_id FROM current_return WHERE entity_code = ? AND period = ?)",
-                [BEACON, PHISH, task, entity, period])
+    entity, task, return_id, seq = row
+    cur.execute("UPDATE evidence_document SET doc_number = ?, reference = ? WHERE return_id = ? AND task_id = ? "
+                "AND seq = ?", [BEACON, PHISH, return_id, task, seq])
     provision(ADMIN)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["lang"] = "en"
