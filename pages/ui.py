@@ -232,8 +232,8 @@ def kpi_engine() -> KpiEngine:
 # Streamlit's default is a full collection after every script run, over the whole heap (hundreds of MB of
 # modules, catalogue and caches): most of a page run's time. Instead, once at start-up, that heap is frozen
 # (never scanned again) and a janitor thread collects what the runs left (cycles of frames, figures, ended
-# sessions) every few seconds, which over the rest of the heap (100,000-300,000 objects) takes 20-60 ms of
-# CPU, and hands freed memory back to the system.
+# sessions) every few seconds, which over the rest of the heap (100,000-300,000 objects) takes tens of
+# milliseconds of CPU, and hands freed memory back to the system.
 COLLECT_EVERY_SECONDS = 2.0
 TRIM_EVERY_SECONDS = 20.0
 # glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
