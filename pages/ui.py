@@ -732,6 +732,8 @@ def confirm_batch(batch: UploadBatch) -> None:
     with st.spinner(text("upload.saving")):
         report = commit_plan(get_store(), batch.plan, uploaded_by=scope.actor, scope=scope)
     _cached_data_version.clear()
+    for outcome in report.outcomes:  # the session keeps what the confirmation shows, not the figures saved
+        outcome.data = None
     st.session_state["_upload_result"] = report
     st.session_state["upload_nonce"] = st.session_state.get("upload_nonce", 0) + 1
     discard_batch()
