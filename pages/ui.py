@@ -319,8 +319,8 @@ def kpi_engine() -> KpiEngine:
 # Streamlit's default is a full collection after every script run, over the whole heap (hundreds of MB of
 # modules, catalogue and caches): most of a page run's time. Instead, once at start-up, that heap is frozen
 # (never scanned again) and a janitor thread collects what the runs left (cycles of frames, figures, ended
-# sessions) every few seconds, which over the rest of the heap (100,000-300,000 objects) takes 20-60 ms of
-# CPU, and hands freed memory back to the system.
+# sessions) every few seconds, which over the rest of the heap (100,000-300,000 objects) takes tens of
+# milliseconds of CPU, and hands freed memory back to the system.
 COLLECT_EVERY_SECONDS = 2.0
 TRIM_EVERY_SECONDS = 20.0
 # glibc's malloc gives each thread that allocates at once an arena of its own (up to eight per core) and keeps
@@ -952,6 +952,8 @@ def confirm_batch(batch: UploadBatch) -> None:
     with st.spinner(text("upload.saving")):
         report = commit_plan(get_store(), batch.plan, uploaded_by=scope.actor, scope=scope)
     _cached_data_version.clear()
+    for outcome in report.outcomes:  # the session keeps what the confirmation shows, not the figures saved
+        outcome.data = None
     st.session_state["_upload_result"] = report
     st.session_state["upload_nonce"] = st.session_state.get("upload_nonce", 0) + 1
     discard_batch()

@@ -429,6 +429,7 @@ def test_upload_preview_and_confirm_read_each_file_once(upload_db: Path, latest:
     assert any(t("upload.saved", "en", count=2) == s.value for s in at.success), texts(at)
     assert len(reads) == 2, "confirming read the files again"
     assert "_upload_batch" not in at.session_state
+    assert all(o.data is None for o in at.session_state["_upload_result"].outcomes), "session state stays small"
 
 
 def test_the_template_picker_reruns_alone_and_keeps_the_choice(app_db: Path) -> None:
