@@ -119,24 +119,18 @@ def build_template(
         ws[f"{col}{header_row}"].font = Font(bold=True)
         ws[f"{col}{header_row}"].border = _BOX
 
-    counts = DataValidation(
-        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=False,
-        showErrorMessage=True, errorTitle="Қате / Ошибка",
-        error="Теріс емес бүтін сан енгізіңіз / Введите целое неотрицательное число",
-    )
-    flags = DataValidation(
-        type="list", formula1=f'"{yes},{no}"', allow_blank=False, showErrorMessage=True,
-        errorTitle="Қате / Ошибка", error=f"{yes} / {no}",
-    )
-    optional_counts = DataValidation(
-        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-        showErrorMessage=True, errorTitle="Қате / Ошибка",
-        error="Теріс емес бүтін сан енгізіңіз / Введите целое неотрицательное число",
-    )
-    optional_flags = DataValidation(
-        type="list", formula1=f'"{yes},{no}"', allow_blank=True, showErrorMessage=True,
-        errorTitle="Қате / Ошибка", error=f"{yes} / {no}",
-    )
+    def count_cells(optional: bool) -> DataValidation:
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=optional,
+                              showErrorMessage=True, errorTitle="Қате / Ошибка",
+                              error="Теріс емес бүтін сан енгізіңіз / Введите целое неотрицательное число")
+
+    def flag_cells(optional: bool) -> DataValidation:
+        return DataValidation(type="list", formula1=f'"{yes},{no}"', allow_blank=optional, showErrorMessage=True,
+                              errorTitle="Қате / Ошибка", error=f"{yes} / {no}")
+
+    # A new measure may stay blank ("not reported"); a measure of the contract may not.
+    counts, flags, optional_counts, optional_flags = count_cells(False), flag_cells(False), count_cells(True), \
+        flag_cells(True)
     for validation in (counts, flags, optional_counts, optional_flags):
         ws.add_data_validation(validation)
 
