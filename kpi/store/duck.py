@@ -509,6 +509,21 @@ class Returns(_Repo):
             "return_id, task_id, seq, doc_type, doc_number, doc_date::DATE AS doc_date, signatory, reference, "
             "sheet_row"))
 
+    def copy_entities(self, copies: int) -> tuple[int, int]:
+        """A benchmark's larger nation: every return and its values copied `copies - 1` times, under the
+        codes `<code>__1` … (ids after the last one); returns (return versions, entities) in the end."""
+        row = _one(self.cur, "SELECT max(return_id) FROM return_version")
+        offset = int(row[0]) if row and row[0] is not None else 0
+        for copy in range(1, copies):
+            self.cur.execute(
+                "INSERT INTO return_version SELECT return_id + ? * ?, entity_code || '__' || ?, period, version, "
+                "sha256, file_name, template_version, uploaded_by, uploaded_at, submitted_at FROM return_version "
+                "WHERE return_id <= ?", [copy, offset, copy, offset])
+            self.cur.execute("INSERT INTO return_value SELECT return_id + ? * ?, measure, value, cell "
+                             "FROM return_value WHERE return_id <= ?", [copy, offset, offset])
+        counts = _one(self.cur, "SELECT count(*), count(DISTINCT entity_code) FROM return_version")
+        return (int(counts[0]), int(counts[1])) if counts else (0, 0)
+
     def evidence(self, period: str) -> list[tuple[Any, ...]]:
         """(entity, task, status, related date, audit years, events, participants) of a period's returns."""
         return _all(self.cur, """
