@@ -18,16 +18,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import duckdb
-
 from kpi import audit
 from kpi.archive import Archive, archive_dir_for
 from kpi.catalogue import Catalogue, load_catalogue
-from kpi.store.duck import DIALECT, KPI_TABLES, SCHEMA_VERSION, Cursor, Error, KpiQuery, Queries, db
+from kpi.store.duck import DIALECT, KPI_TABLES, SCHEMA_VERSION, Cursor, Error, KpiQuery, Queries, connect, db
 
 __all__ = ["DIALECT", "FULL_ACCESS", "KPI_TABLES", "SCHEMA_VERSION", "AccessScope", "Cursor", "Error", "KpiQuery",
            "Queries", "Store", "db", "open_store_for_audit_path", "seed_guide_targets"]
-
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ class Store:
         self.read_only = read_only
         if not read_only:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(self.db_path), read_only=read_only)
+        self._con = connect(self.db_path, read_only=read_only)
         self._write_lock = threading.RLock()  # re-entrant: an older-style audit call inside a transaction waits for nothing
         if not read_only:
             self._migrate()

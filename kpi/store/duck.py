@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,6 +22,11 @@ Error = duckdb.Error
 """The driver's own error class (callers that must tell a database error apart catch this)."""
 
 SCHEMA_VERSION = 1
+
+
+def connect(path: Path, *, read_only: bool = False) -> Cursor:
+    """The one connection of a store; cursors are made from it (one per thread or session)."""
+    return duckdb.connect(str(path), read_only=read_only)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
