@@ -115,3 +115,17 @@ def test_pages_and_modules_take_the_cursor_type_from_the_store() -> None:
     assert store.Cursor.__module__.startswith("duckdb") or store.Cursor.__name__ == "DuckDBPyConnection"
     ui = (ROOT / "pages" / "ui.py").read_text(encoding="utf-8")
     assert "from kpi.store import" in ui and "Cursor" in ui
+
+
+def test_the_duckdb_backend_implements_the_whole_store_interface() -> None:
+    """Every abstract method of the interface (what a PostgreSQL backend implements too) has DuckDB's SQL."""
+    from kpi.store import base, duck
+
+    interfaces = [c for c in vars(base).values() if isinstance(c, type) and c.__module__ == base.__name__
+                  and getattr(c, "__abstractmethods__", None)]
+    assert {c.__name__ for c in interfaces} >= {"Meta", "Users", "Sessions", "AuditLog", "Returns", "Targets",
+                                                 "Queries", "KpiQuery", "Dialect"}
+    for interface in interfaces:
+        implementation = getattr(duck, interface.__name__)
+        assert issubclass(implementation, interface)
+        assert not implementation.__abstractmethods__, (interface.__name__, implementation.__abstractmethods__)

@@ -3,8 +3,9 @@ evidence, targets, users, sessions, audit, periods), plus the file archive.
 
 `Store` opens the database and hands out cursors and transactions; `db(cur)` gives a cursor's repositories,
 named for the domain (`db(cur).users.get(name)`, `db(cur).returns.current_values(period)`); `KpiQuery` is the
-engine's one query. All SQL text and every DuckDB quirk live in `kpi.store.duck`; nothing else imports the
-driver, and pages and modules annotate with `Cursor`.
+engine's one query. `kpi.store.base` declares that interface; all SQL text and every DuckDB quirk live in its
+DuckDB implementation, `kpi.store.duck`; nothing else imports the driver, and pages and modules annotate
+with `Cursor`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from kpi.store import base
+
 Cursor = duckdb.DuckDBPyConnection
 """A cursor on the store's connection: one per thread or session (the type pages and modules annotate with)."""
 Error = duckdb.Error
@@ -129,7 +131,7 @@ CREATE TABLE IF NOT EXISTS app_session (
 """
 
 
-class Dialect:
+class Dialect(base.Dialect):
     """What is DuckDB's own in the SQL below (a PostgreSQL backend answers these differently)."""
 
     name = "duckdb"
@@ -167,13 +169,6 @@ class Dialect:
 DIALECT = Dialect()
 
 
-class _Repo:
-    __slots__ = ("cur",)
-
-    def __init__(self, cur: Cursor) -> None:
-        self.cur = cur
-
-
 def _one(cur: Cursor, sql: str, params: Any = None) -> tuple[Any, ...] | None:
     return cur.execute(sql, params).fetchone() if params is not None else cur.execute(sql).fetchone()
 
@@ -197,7 +192,7 @@ def _register_insert(cur: Cursor, table: str, columns: Mapping[str, Any], select
 # --------------------------------------------------------------------------- schema and meta
 
 
-class Schema(_Repo):
+class Schema(base.Schema):
     """Creating and upgrading the tables."""
 
     __slots__ = ()
@@ -211,7 +206,6 @@ class Schema(_Repo):
         self.cur.execute(USERS_SCHEMA)
 
     def copy_evidence_documents(self) -> None:
-        """Before the documents table each evidence row held its one document: copy it over once."""
         self.cur.execute(
             "INSERT INTO evidence_document SELECT return_id, task_id, 1, doc_type, doc_number, doc_date, "
             "signatory, reference, NULL FROM evidence WHERE coalesce(doc_type, doc_number, "
@@ -230,7 +224,7 @@ class Schema(_Repo):
         self.cur.execute("ROLLBACK")
 
 
-class Meta(_Repo):
+class Meta(base.Meta):
     """Small named values: flags set once, the audit head, periods opened early."""
 
     __slots__ = ()
@@ -243,18 +237,15 @@ class Meta(_Repo):
         return _one(self.cur, "SELECT 1 FROM meta WHERE key = ?", [key]) is not None
 
     def add(self, key: str, value: str) -> None:
-        """A new key (an error if it is there already)."""
         self.cur.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
 
     def put(self, key: str, value: str) -> None:
-        """Set a key, replacing its value."""
         self.cur.execute(f"{DIALECT.upsert} meta VALUES (?, ?)", [key, value])
 
     def delete(self, key: str) -> None:
         self.cur.execute("DELETE FROM meta WHERE key = ?", [key])
 
     def with_prefix(self, prefix: str) -> list[tuple[str, str]]:
-        """Keys starting with a prefix and their values, in key order."""
         return [(str(k), str(v or "")) for k, v in _all(
             self.cur, "SELECT key, value FROM meta WHERE starts_with(key, ?) ORDER BY key", [prefix])]
 
@@ -264,7 +255,7 @@ class Meta(_Repo):
 _USER = "username, display_name, role, entities"
 
 
-class Users(_Repo):
+class Users(base.Users):
     """Local users: name, role, entities, password hash, failed attempts and lock-out."""
 
     __slots__ = ()
@@ -279,7 +270,6 @@ class Users(_Repo):
             [username, display_name, role, entities, password_hash])
 
     def get(self, username: str) -> tuple[Any, ...] | None:
-        """(username, display_name, role, entities) of an active user: one indexed query."""
         return _one(self.cur, f"SELECT {_USER} FROM app_user WHERE username = ? AND active", [username])
 
     def password_hash(self, username: str) -> str | None:
@@ -307,18 +297,15 @@ class Users(_Repo):
         self.cur.execute("UPDATE app_user SET active = ? WHERE username = ?", [active, username])
 
     def all(self) -> list[tuple[Any, ...]]:
-        """Every user: name, display name, role, entities, active, failed attempts, locked until, created at."""
         return _all(self.cur, f"SELECT {_USER}, active, failed_attempts, locked_until, created_at FROM app_user "
                               "ORDER BY username")
 
     def signed_in(self, username: str, now: Any) -> tuple[Any, ...] | None:
-        """Forget the failed attempts of an active user who is not locked; the user's row, or None."""
         return _one(self.cur,
                     "UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = ? AND active "
                     f"AND (locked_until IS NULL OR locked_until <= ?) RETURNING {_USER}", [username, now])
 
     def failed(self, username: str, max_failures: int, now: Any, lock_until: Any) -> tuple[Any, ...] | None:
-        """Count a failed attempt (locking the account at `max_failures`): (failed attempts, locked until)."""
         return _one(self.cur,
                     "UPDATE app_user SET failed_attempts = failed_attempts + 1, locked_until = CASE "
                     "WHEN failed_attempts + 1 >= ? AND (locked_until IS NULL OR locked_until <= ?) THEN ? "
@@ -330,7 +317,7 @@ class Users(_Repo):
         return int(row[0]) if row else 0
 
 
-class Sessions(_Repo):
+class Sessions(base.Sessions):
     """Signed-in sessions, kept by the sha256 of their id."""
 
     __slots__ = ()
@@ -343,7 +330,6 @@ class Sessions(_Repo):
         self.cur.execute("DELETE FROM app_session WHERE expires_at < ?", [before])
 
     def live(self, id_hash: str, now: Any) -> tuple[Any, ...] | None:
-        """(username, display_name, role, entities, last_seen) of a live session of an active user."""
         return _one(self.cur,
                     "SELECT u.username, u.display_name, u.role, u.entities, s.last_seen FROM app_session s "
                     "JOIN app_user u ON u.username = s.username "
@@ -364,7 +350,7 @@ class Sessions(_Repo):
 # --------------------------------------------------------------------------- the audit trail
 
 
-class AuditLog(_Repo):
+class AuditLog(base.AuditLog):
     """The rows of the hash-chained audit trail (the chaining and keys are `kpi.audit`'s)."""
 
     __slots__ = ()
@@ -374,21 +360,18 @@ class AuditLog(_Repo):
         return (int(row[0]), str(row[1])) if row else None
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Events as rows (seq, at, actor, action, subject, detail, prev, hash, mac), in one statement."""
         columns = [list(c) for c in zip(*rows)]
         self.cur.execute("INSERT INTO audit_event SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
                          "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
                          "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])", columns)
 
     def read(self, limit: int | None = None) -> list[tuple[Any, ...]]:
-        """(seq, at, actor, action, subject, detail, prev, hash), oldest first; the newest `limit` when given."""
         sql = "SELECT seq, recorded_at, actor, action, subject, detail, prev, hash FROM audit_event ORDER BY seq"
         if limit is not None:
             sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY seq"
         return _all(self.cur, sql)
 
     def scan(self) -> Iterator[tuple[Any, ...]]:
-        """Every event with its key, oldest first, in batches (the trail may be long)."""
         result = self.cur.execute("SELECT seq, recorded_at, actor, action, subject, detail, prev, hash, mac "
                                   "FROM audit_event ORDER BY seq")
         while batch := result.fetchmany(4096):
@@ -398,13 +381,12 @@ class AuditLog(_Repo):
 # --------------------------------------------------------------------------- returns, values, evidence
 
 
-class Returns(_Repo):
+class Returns(base.Returns):
     """Returns and their versions, measure values and evidence."""
 
     __slots__ = ()
 
     def data_version(self) -> str:
-        """A token that changes whenever accepted data or targets change (for cache keys)."""
         row = _one(self.cur, "SELECT (SELECT coalesce(max(return_id), 0) FROM return_version),"
                              " (SELECT coalesce(max(set_at)::VARCHAR, '') FROM kpi_target),"
                              " (SELECT count(*) FROM kpi_target)")
@@ -415,7 +397,6 @@ class Returns(_Repo):
         return int(row[0]) if row else 0
 
     def periods(self, entities: Sequence[str] | None = None) -> list[str]:
-        """Periods with a current return (of the given entities), oldest first."""
         if entities is None:
             rows = _all(self.cur, "SELECT DISTINCT period FROM current_return ORDER BY period")
         else:
@@ -424,46 +405,38 @@ class Returns(_Repo):
         return [str(r[0]) for r in rows]
 
     def received(self, period: str, entities: Sequence[str]) -> int:
-        """How many of the given entities have a return for the period."""
         row = _one(self.cur, "SELECT count(DISTINCT entity_code) FROM current_return "
                              f"WHERE period = ? AND entity_code {DIALECT.in_list}", [period, list(entities)])
         return int(row[0]) if row else 0
 
     def received_by_period(self, entities: Sequence[str]) -> list[tuple[str, int]]:
-        """(period, entities with a return) for every period with a return of the given entities."""
         return [(str(p), int(n)) for p, n in _all(
             self.cur, f"SELECT period, count(DISTINCT entity_code) FROM current_return WHERE entity_code "
                       f"{DIALECT.in_list} GROUP BY period", [list(entities)])]
 
     def current_ids(self, period: str) -> dict[str, int]:
-        """Each entity's current return id for a period."""
         return dict(_all(self.cur, "SELECT entity_code, return_id FROM current_return WHERE period = ?", [period]))
 
     def current_values(self, period: str) -> list[tuple[str, str, int]]:
-        """(entity, measure, value) of every current return of a period."""
         return _all(self.cur, "SELECT entity_code, measure, value FROM current_value WHERE period = ?", [period])
 
     def first_submitted(self, period: str, time_zone: str) -> dict[str, Any]:
-        """Each entity's first submission time for a period, as wall-clock time of the zone."""
         first = DIALECT.local_time("submitted_at", time_zone)
         return dict(_all(self.cur, f"SELECT entity_code, min({first}) FROM return_version WHERE period = ? "
                                    "GROUP BY entity_code", [period]))
 
     def submission_counts(self, period: str, time_zone: str) -> list[tuple[Any, ...]]:
-        """(entity, versions, first submitted, last submitted) per entity for a period."""
         submitted = DIALECT.local_time("submitted_at", time_zone)
         return _all(self.cur, f"SELECT entity_code, count(*) AS versions, min({submitted}), max({submitted}) "
                               "FROM return_version WHERE period = ? GROUP BY entity_code", [period])
 
     def versions_of_entity(self, code: str, time_zone: str) -> list[tuple[Any, ...]]:
-        """(period, version, file, uploaded by, submitted, uploaded, sha256, is current), newest first."""
         submitted, uploaded = (DIALECT.local_time(c, time_zone) for c in ("submitted_at", "uploaded_at"))
         return _all(self.cur, f"SELECT period, version, file_name, uploaded_by, {submitted}, {uploaded}, sha256, "
                               "version = max(version) OVER (PARTITION BY period) FROM return_version "
                               "WHERE entity_code = ? ORDER BY period DESC, version DESC", [code])
 
     def versions_in_period(self, period: str, entities: Sequence[str], time_zone: str) -> list[tuple[Any, ...]]:
-        """(entity, version, file, uploaded by, submitted, uploaded, sha256) of a period, newest first."""
         submitted, uploaded = (DIALECT.local_time(c, time_zone) for c in ("submitted_at", "uploaded_at"))
         return _all(self.cur, f"SELECT entity_code, version, file_name, uploaded_by, {submitted} AS submitted, "
                               f"{uploaded}, sha256 FROM return_version WHERE period = ? AND entity_code "
@@ -471,7 +444,6 @@ class Returns(_Repo):
                     [period, list(entities)])
 
     def current_state(self, entities: Sequence[str], periods: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(entity, period, version, sha256, measures, values) of the current return of each pair given."""
         return _all(self.cur, """
             SELECT r.entity_code, r.period, r.version, r.sha256, list(v.measure), list(v.value)
             FROM current_return r LEFT JOIN return_value v USING (return_id)
@@ -483,7 +455,6 @@ class Returns(_Repo):
         return [int(r[0]) for r in _all(self.cur, "SELECT nextval('return_id_seq') FROM range(?)", [count])]
 
     def add_versions(self, columns: Mapping[str, list[Any]]) -> None:
-        """Return versions as columns: id, entity, period, version, sha, file, tv, by, at, submitted."""
         self.cur.execute("""
             INSERT INTO return_version
             SELECT unnest($id::BIGINT[]), unnest($entity::VARCHAR[]), unnest($period::VARCHAR[]),
@@ -496,12 +467,9 @@ class Returns(_Repo):
     # every element on its own (~0.8 s for 1,000 returns); as NumPy columns it scans them in one go (~0.1 s).
 
     def add_values(self, columns: Mapping[str, Any]) -> None:
-        """NumPy columns return_id, measure, value, cell."""
         _register_insert(self.cur, "return_value", columns)
 
     def add_evidence(self, columns: Mapping[str, Any], months: int) -> None:
-        """NumPy columns return_id, task_id, status, related_date (ISO text), audit_years, and the monthly
-        counts as one column a month: e0…e11 (events) and p0…p11 (participants)."""
         events, participants = (", ".join(f"{s}{m}" for m in range(months)) for s in ("e", "p"))
         _register_insert(self.cur, "evidence", columns, select=(
             "return_id, task_id, status, "
@@ -509,15 +477,11 @@ class Returns(_Repo):
             "related_date::DATE AS related_date, audit_years"))
 
     def add_documents(self, columns: Mapping[str, Any]) -> None:
-        """NumPy columns return_id, task_id, seq, doc_type, doc_number, doc_date (ISO text), signatory,
-        reference, sheet_row."""
         _register_insert(self.cur, "evidence_document", columns, select=(
             "return_id, task_id, seq, doc_type, doc_number, doc_date::DATE AS doc_date, signatory, reference, "
             "sheet_row"))
 
     def copy_entities(self, copies: int) -> tuple[int, int]:
-        """A benchmark's larger nation: every return and its values copied `copies - 1` times, under the
-        codes `<code>__1` … (ids after the last one); returns (return versions, entities) in the end."""
         row = _one(self.cur, "SELECT max(return_id) FROM return_version")
         offset = int(row[0]) if row and row[0] is not None else 0
         for copy in range(1, copies):
@@ -531,14 +495,12 @@ class Returns(_Repo):
         return (int(counts[0]), int(counts[1])) if counts else (0, 0)
 
     def evidence(self, period: str) -> list[tuple[Any, ...]]:
-        """(entity, task, status, related date, audit years, events, participants) of a period's returns."""
         return _all(self.cur, """
             SELECT r.entity_code, e.task_id, e.status, e.related_date, e.audit_years, e.events, e.participants
             FROM current_return r JOIN evidence e USING (return_id) WHERE r.period = ?
             """, [period])
 
     def documents(self, period: str) -> list[tuple[Any, ...]]:
-        """(entity, task, type, number, date, signatory, reference, sheet row) of a period's returns, in order."""
         return _all(self.cur, """
             SELECT r.entity_code, d.task_id, d.doc_type, d.doc_number, d.doc_date, d.signatory, d.reference,
                    d.sheet_row
@@ -550,13 +512,12 @@ class Returns(_Repo):
 # --------------------------------------------------------------------------- targets
 
 
-class Targets(_Repo):
+class Targets(base.Targets):
     """Targets by metric and year: the guide's, and those an analyst set."""
 
     __slots__ = ()
 
     def seed(self, rows: Sequence[tuple[str, int, float]]) -> None:
-        """The guide's own targets (kept where a target is set already)."""
         for metric, year, value in rows:
             self.cur.execute("INSERT INTO kpi_target VALUES (?, ?, ?, 'guide', 'system', now()) "
                              "ON CONFLICT DO NOTHING", [metric, int(year), float(value)])
@@ -566,12 +527,10 @@ class Targets(_Repo):
                          [metric, year, value, actor])
 
     def all(self) -> list[tuple[Any, ...]]:
-        """(metric, year, value, source, set_by, set_at) by metric and year."""
         return _all(self.cur, "SELECT metric, year, value, source, set_by, set_at FROM kpi_target "
                               "ORDER BY metric, year")
 
     def in_force(self, year: int) -> list[tuple[str, float, int, str]]:
-        """(metric, value, year, source) of the latest year not after the one given, per metric."""
         return _all(self.cur, "SELECT metric, value, year, source FROM kpi_target WHERE year <= ? "
                               "QUALIFY row_number() OVER (PARTITION BY metric ORDER BY year DESC) = 1", [year])
 
@@ -640,7 +599,7 @@ ORDER BY period, metric, list_position(['national', 'entity_type', 'region', 'en
 """
 
 
-class KpiQuery:
+class KpiQuery(base.KpiQuery):
     """Every declared formula in one query: the catalogue's definitions are three small temporary tables
     (entity_kpi, metric_def, metric_term: rows as `KPI_TABLES` names their columns), loaded once per cursor."""
 
@@ -675,13 +634,10 @@ class KpiQuery:
 
 
 
-class Queries:
+class Queries(base.Queries):
     """The repositories of one cursor (inside a transaction or not)."""
 
-    __slots__ = ("cur",)
-
-    def __init__(self, cur: Cursor) -> None:
-        self.cur = cur
+    __slots__ = ()
 
     @property
     def schema(self) -> Schema:
