@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import duckdb
+from kpi.store.duck import db
 
-    from kpi.store import Store
+if TYPE_CHECKING:
+    from kpi.store import Cursor, Store
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
@@ -205,18 +205,17 @@ def _store(target: Store | Path) -> Store:
     return found
 
 
-def _head(cur: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[int, str, bool]:
+def _head(cur: Cursor, secret: bytes) -> tuple[int, str, bool]:
     """Where the next event chains on, and whether the keyed head was found intact.
 
     An intact head ahead of the last row means a cut tail: new events continue after the gap, so it stays
     visible. A missing or altered head is put on record by a keyed event before anything else is added.
     """
-    row = cur.execute("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
-    last_seq, last_hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-    head = cur.execute("SELECT value FROM meta WHERE key = ?", [HEAD_KEY]).fetchone()
+    last_seq, last_hash = db(cur).audit.last() or (0, GENESIS)
+    head = db(cur).meta.get(HEAD_KEY)
     if head is None:
         return last_seq, last_hash, last_seq == 0
-    parts = str(head[0]).split(":")
+    parts = str(head).split(":")
     if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit() and len(parts[0]) < 19) or \
             not same_text(parts[2], keyed(secret, f"head:{parts[0]}:{parts[1]}")):
         return last_seq, last_hash, False
@@ -225,7 +224,7 @@ def _head(cur: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[int, str, bool
     return last_seq, last_hash, True
 
 
-def append(cur: duckdb.DuckDBPyConnection, secret: bytes, events: list[Event],
+def append(cur: Cursor, secret: bytes, events: list[Event],
            at: str | None = None) -> list[dict[str, Any]]:
     """Append events with a cursor already inside the caller's transaction; returns them as written."""
     if not events:
@@ -244,17 +243,14 @@ def append(cur: duckdb.DuckDBPyConnection, secret: bytes, events: list[Event],
         written.append({"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
                         "detail": json.loads(detail), "prev": previous, "hash": digest})
         previous = digest
-    columns = list(zip(*rows))  # one statement for the whole batch (a thousand-file upload writes a thousand)
-    cur.execute("INSERT INTO audit_event SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-                "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-                "unnest(?::VARCHAR[]), unnest(?::VARCHAR[])", [list(c) for c in columns])
+    db(cur).audit.insert(rows)  # one statement for the whole batch (a thousand-file upload writes a thousand)
     head = f"{seq}:{previous}"
-    cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [HEAD_KEY, f"{head}:{keyed(secret, 'head:' + head)}"])
+    db(cur).meta.put(HEAD_KEY, f"{head}:{keyed(secret, 'head:' + head)}")
     return written[1:] if not intact else written
 
 
 def record_many(target: Store | Path, events: list[Event], *,
-                cur: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
+                cur: Cursor | None = None) -> list[dict[str, Any]]:
     """Append events in order; with `cur`, inside the caller's transaction, else in a transaction of their own."""
     if not events:
         return []
@@ -267,7 +263,7 @@ def record_many(target: Store | Path, events: list[Event], *,
 
 
 def record(target: Store | Path, actor: str, action: str, subject: str | None = None, *,
-           cur: duckdb.DuckDBPyConnection | None = None, **detail: Any) -> dict[str, Any]:
+           cur: Cursor | None = None, **detail: Any) -> dict[str, Any]:
     """Append one event (who, what, on what, when)."""
     return record_many(target, [Event(actor, action, subject, detail)], cur=cur)[0]
 
@@ -280,10 +276,7 @@ def read(target: Store | Path, *, limit: int | None = None) -> list[dict[str, An
     store = _store(target)
     cur = store.cursor()
     try:
-        sql = "SELECT seq, recorded_at, actor, action, subject, detail, prev, hash FROM audit_event ORDER BY seq"
-        if limit is not None:
-            sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY seq"
-        rows = cur.execute(sql).fetchall()
+        rows = db(cur).audit.read(limit)
     finally:
         cur.close()
     out = []
@@ -297,11 +290,8 @@ def read(target: Store | Path, *, limit: int | None = None) -> list[dict[str, An
     return out
 
 
-def _rows(cur: duckdb.DuckDBPyConnection) -> Iterator[tuple[Any, ...]]:
-    result = cur.execute("SELECT seq, recorded_at, actor, action, subject, detail, prev, hash, mac FROM audit_event "
-                         "ORDER BY seq")
-    while batch := result.fetchmany(4096):
-        yield from batch
+def _rows(cur: Cursor) -> Iterator[tuple[Any, ...]]:
+    return db(cur).audit.scan()
 
 
 def verify(target: Store | Path) -> Verification:
@@ -313,8 +303,8 @@ def verify(target: Store | Path) -> Verification:
             return Verification(False, 0, None, "secret_missing", {"file": secret_path(store.db_path).name})
         cur = store.cursor()
         try:
-            known = cur.execute("SELECT value FROM meta WHERE key = ?", [KEY_ID]).fetchone()
-            if known is not None and known[0] != key_id(secret):
+            known = db(cur).meta.get(KEY_ID)
+            if known is not None and known != key_id(secret):
                 return Verification(False, 0, None, "secret_missing", {"file": secret_path(store.db_path).name})
             return _verify(cur, secret)
         finally:
@@ -323,7 +313,7 @@ def verify(target: Store | Path) -> Verification:
         return Verification(False, 0, None, "unreadable", {"error": type(exc).__name__})
 
 
-def _verify(cur: duckdb.DuckDBPyConnection, secret: bytes) -> Verification:
+def _verify(cur: Cursor, secret: bytes) -> Verification:
     previous, expected, checked = GENESIS, 1, 0
     for seq, at, actor, action, subject, detail, prev, digest, mac in _rows(cur):
         if seq != expected:
@@ -343,12 +333,12 @@ def _verify(cur: duckdb.DuckDBPyConnection, secret: bytes) -> Verification:
         if action == BROKEN_HEAD:
             return Verification(False, checked, seq, "head_altered")
         previous, expected, checked = digest, expected + 1, checked + 1
-    row = cur.execute("SELECT value FROM meta WHERE key = ?", [HEAD_KEY]).fetchone()
-    if row is None:
+    head = db(cur).meta.get(HEAD_KEY)
+    if head is None:
         return (Verification(True, 0) if checked == 0
                 else Verification(False, checked, checked, "head_missing"))
     try:
-        head_seq, head_hash, head_mac = str(row[0]).split(":")
+        head_seq, head_hash, head_mac = str(head).split(":")
         last = int(head_seq) if head_seq.isascii() and head_seq.isdigit() and len(head_seq) < 19 else -1
     except ValueError:
         return Verification(False, checked, None, "head_altered")
@@ -364,12 +354,12 @@ def _verify(cur: duckdb.DuckDBPyConnection, secret: bytes) -> Verification:
 # --------------------------------------------------------------------------- the older JSON-lines trail
 
 
-def import_jsonl(cur: duckdb.DuckDBPyConnection, secret: bytes, path: Path) -> int:
+def import_jsonl(cur: Cursor, secret: bytes, path: Path) -> int:
     """Copy a JSON-lines trail of an older version into the table once (inside the caller's transaction).
 
     Its own chain is checked and the verdict recorded with the import; a damaged line is imported as such.
     """
-    if cur.execute("SELECT 1 FROM meta WHERE key = ?", [IMPORTED_KEY]).fetchone():
+    if db(cur).meta.has(IMPORTED_KEY):
         return 0
     events: list[Event] = []
     previous, intact = GENESIS, True
@@ -395,5 +385,5 @@ def import_jsonl(cur: duckdb.DuckDBPyConnection, secret: bytes, path: Path) -> i
     if events:
         append(cur, secret, [*events, Event("system", "audit_imported", path.name,
                                             {"events": len(events), "chain_intact": intact})])
-    cur.execute("INSERT INTO meta VALUES (?, ?)", [IMPORTED_KEY, str(len(events))])
+    db(cur).meta.add(IMPORTED_KEY, str(len(events)))
     return len(events)

@@ -7,36 +7,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kpi import audit
-from kpi.store import AccessScope, Store
+from kpi.store import AccessScope, Cursor, Store, db
 
 Role = Literal["analyst", "officer", "admin"]
 ROLES: tuple[str, ...] = ("analyst", "officer", "admin")
-USERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS app_user (
-    username VARCHAR PRIMARY KEY,
-    display_name VARCHAR NOT NULL,
-    role VARCHAR NOT NULL,
-    entities VARCHAR[] NOT NULL DEFAULT [],
-    password_hash VARCHAR,
-    failed_attempts INTEGER NOT NULL DEFAULT 0,
-    locked_until TIMESTAMP,
-    active BOOLEAN NOT NULL DEFAULT TRUE,
-    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-);
-CREATE TABLE IF NOT EXISTS app_session (
-    id_hash VARCHAR PRIMARY KEY,
-    username VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL,
-    last_seen TIMESTAMP NOT NULL,
-    expires_at TIMESTAMP NOT NULL,
-    ended_at TIMESTAMP
-);
-"""
 # Bounds of what a sign-in or user form may send; longer input is refused before anything else is done.
 MAX_USERNAME = 64
 MAX_PASSWORD = 256
@@ -104,7 +82,7 @@ def _check_password(password: str) -> None:
 def ensure_schema(store: Store) -> None:
     """Create the user and session tables if they are not there."""
     cur = store.cursor()
-    cur.execute(USERS_SCHEMA)
+    db(cur).schema.create_users()
     cur.close()
 
 
@@ -113,10 +91,9 @@ def _row_user(row: tuple[object, ...]) -> User:
     return User(str(username), str(display_name), str(role), frozenset(entities or []))  # type: ignore[call-overload]
 
 
-def end_sessions(cur: duckdb.DuckDBPyConnection, username: str, now: dt.datetime | None = None) -> None:
+def end_sessions(cur: Cursor, username: str, now: dt.datetime | None = None) -> None:
     """End every open session of a user (inside the caller's transaction): on every device at once."""
-    cur.execute("UPDATE app_session SET ended_at = ? WHERE username = ? AND ended_at IS NULL",
-                [now or now_utc(), username])
+    db(cur).sessions.end_all_of(username, now or now_utc())
 
 
 def create_user(store: Store, username: str, password: str | None, role: str, *, display_name: str | None = None,
@@ -136,18 +113,16 @@ def create_user(store: Store, username: str, password: str | None, role: str, *,
         _check_password(password)
     password_hash = _HASHER.hash(password) if password is not None else None
     with store.transaction() as cur:
-        if cur.execute("SELECT 1 FROM app_user WHERE username = ?", [username]).fetchone():
+        users = db(cur).users
+        if users.exists(username):
             raise AuthError(f"user {username!r} exists")
-        cur.execute(
-            "INSERT INTO app_user (username, display_name, role, entities, password_hash) VALUES (?, ?, ?, ?, ?)",
-            [username, display_name, role, entities or [], password_hash],
-        )
+        users.add(username, display_name, role, entities or [], password_hash)
         audit.record(store, actor, "user_created", username, cur=cur, role=role, entities=entities or [])
     return User(username, display_name, role, frozenset(entities or []))
 
 
-def _exists(cur: duckdb.DuckDBPyConnection, username: str) -> None:
-    if not cur.execute("SELECT 1 FROM app_user WHERE username = ?", [username[:MAX_USERNAME + 1]]).fetchone():
+def _exists(cur: Cursor, username: str) -> None:
+    if not db(cur).users.exists(username[:MAX_USERNAME + 1]):
         raise AuthError(f"no user {username[:MAX_USERNAME]!r}")
 
 
@@ -157,8 +132,7 @@ def set_password(store: Store, username: str, password: str, *, actor: str) -> N
     password_hash = _HASHER.hash(password)
     with store.transaction() as cur:
         _exists(cur, username)
-        cur.execute("UPDATE app_user SET password_hash = ?, failed_attempts = 0, locked_until = NULL "
-                    "WHERE username = ?", [password_hash, username])
+        db(cur).users.set_password(username, password_hash)
         end_sessions(cur, username)
         audit.record(store, actor, "password_set", username, cur=cur)
 
@@ -167,7 +141,7 @@ def unlock(store: Store, username: str, *, actor: str) -> None:
     """Lift a lock-out and forget the failed attempts."""
     with store.transaction() as cur:
         _exists(cur, username)
-        cur.execute("UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = ?", [username])
+        db(cur).users.unlock(username)
         audit.record(store, actor, "user_unlocked", username, cur=cur)
 
 
@@ -180,12 +154,13 @@ def update_user(store: Store, username: str, *, role: str | None = None, entitie
         raise AuthError(f"at most {MAX_ENTITIES} entities")
     with store.transaction() as cur:
         _exists(cur, username)
+        users = db(cur).users
         if role is not None:
-            cur.execute("UPDATE app_user SET role = ? WHERE username = ?", [role, username])
+            users.set_role(username, role)
         if entities is not None:
-            cur.execute("UPDATE app_user SET entities = ? WHERE username = ?", [entities, username])
+            users.set_entities(username, entities)
         if active is not None:
-            cur.execute("UPDATE app_user SET active = ? WHERE username = ?", [active, username])
+            users.set_active(username, active)
             if not active:
                 end_sessions(cur, username)
         audit.record(store, actor, "user_updated", username, cur=cur, role=role, entities=entities, active=active)
@@ -195,8 +170,7 @@ def list_users(store: Store) -> list[dict[str, object]]:
     """Every user with role, entities, state; never a hash."""
     ensure_schema(store)
     cur = store.cursor()
-    rows = cur.execute("SELECT username, display_name, role, entities, active, failed_attempts, locked_until, "
-                       "created_at FROM app_user ORDER BY username").fetchall()
+    rows = db(cur).users.all()
     cur.close()
     keys = ("username", "display_name", "role", "entities", "active", "failed_attempts", "locked_until", "created_at")
     return [dict(zip(keys, row)) for row in rows]
@@ -208,8 +182,7 @@ def get_user(store: Store, username: str) -> User | None:
         return None
     cur = store.cursor()
     try:
-        row = cur.execute("SELECT username, display_name, role, entities FROM app_user WHERE username = ? AND active",
-                          [username]).fetchone()
+        row = db(cur).users.get(username)
     finally:
         cur.close()
     return _row_user(row) if row else None
@@ -227,30 +200,21 @@ def sign_in(store: Store, username: str, password: str, *, max_failures: int = 5
     name = username if valid_username(username) else ""
     cur = store.cursor()
     try:
-        row = cur.execute("SELECT password_hash FROM app_user WHERE username = ? AND active",
-                          [name]).fetchone()
+        stored_hash = db(cur).users.password_hash(name)
     finally:
         cur.close()
-    stored_hash = str(row[0]) if row and row[0] else None
     matches = _verify(stored_hash or _DUMMY_HASH, password[:MAX_PASSWORD]) and stored_hash is not None \
         and len(password) <= MAX_PASSWORD
     with store.transaction() as tx:
         signed = None
         if matches:
-            signed = tx.execute(
-                "UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = ? AND active "
-                "AND (locked_until IS NULL OR locked_until <= ?) RETURNING username, display_name, role, entities",
-                [name, now]).fetchone()
+            signed = db(tx).users.signed_in(name, now)
         if signed is not None:
             if _HASHER.check_needs_rehash(str(stored_hash)):
-                tx.execute("UPDATE app_user SET password_hash = ? WHERE username = ?", [_HASHER.hash(password), name])
+                db(tx).users.set_password(name, _HASHER.hash(password), unlock=False)
             audit.record(store, name, "sign_in", name, cur=tx)
             return SignInResult(_row_user(signed))
-        counted = tx.execute(
-            "UPDATE app_user SET failed_attempts = failed_attempts + 1, locked_until = CASE "
-            "WHEN failed_attempts + 1 >= ? AND (locked_until IS NULL OR locked_until <= ?) THEN ? "
-            "ELSE locked_until END WHERE username = ? RETURNING failed_attempts, locked_until",
-            [max_failures, now, now + dt.timedelta(minutes=lockout_minutes), name]).fetchone()
+        counted = db(tx).users.failed(name, max_failures, now, now + dt.timedelta(minutes=lockout_minutes))
         reason = "unknown_user" if counted is None else "locked" if matches else "bad_password"
         locked = bool(counted and counted[1] is not None and counted[1] > now)
         audit.record(store, username or "?", "sign_in_failed", username, cur=tx, reason=reason, locked=locked)
@@ -268,10 +232,9 @@ def ensure_admin(store: Store, password: str | None = None) -> str | None:
     """Create the first admin when no active admin exists; returns the generated password to print once."""
     ensure_schema(store)
     cur = store.cursor()
-    count = cur.execute("SELECT count(*) FROM app_user WHERE role = 'admin' AND active").fetchone()
-    taken = cur.execute("SELECT 1 FROM app_user WHERE username = 'admin'").fetchone()
+    count, taken = db(cur).users.active_admins(), db(cur).users.exists("admin")
     cur.close()
-    if (count and count[0]) or taken:
+    if count or taken:
         return None
     generated = password is None
     secret = password or secrets.token_urlsafe(12)

@@ -58,9 +58,7 @@ def backup(store: Store, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty")
-    with store.transaction() as cur:
-        cur.execute("SELECT 1")
-    store.cursor().execute("CHECKPOINT")
+    store.checkpoint()
     files: dict[str, str] = {}
     shutil.copy2(store.db_path, out_dir / DATABASE)
     files[DATABASE] = _sha256(out_dir / DATABASE)

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData
 from pptx.dml.color import RGBColor
@@ -46,7 +45,7 @@ from kpi.catalogue import (
 from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, t
 from kpi.settings import get_settings
-from kpi.store import FULL_ACCESS, AccessScope, Store
+from kpi.store import FULL_ACCESS, AccessScope, Cursor, Store, db
 from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
 from kpi.views import fmt, metric_label, metric_unit, rounded, sentence_case
 
@@ -200,7 +199,7 @@ class ComplianceRow:
 
 
 # (cursor, period, entity codes in scope, language) → rows; given, the deck gains a compliance slide.
-ComplianceProvider = Callable[[duckdb.DuckDBPyConnection, str, tuple[str, ...], str], Sequence[ComplianceRow]]
+ComplianceProvider = Callable[[Cursor, str, tuple[str, ...], str], Sequence[ComplianceRow]]
 
 
 @dataclass(frozen=True)
@@ -537,17 +536,12 @@ def _check_access(scope: BriefingScope, access: AccessScope, name: str, lang: st
         raise PermissionError(t("briefing.error.forbidden_scope", lang, scope=name))
 
 
-def _returns_received(cur: duckdb.DuckDBPyConnection, period: str, entities: Sequence[str]) -> int:
-    row = cur.execute(
-        "SELECT count(DISTINCT entity_code) FROM current_return WHERE period = ? "
-        "AND entity_code IN (SELECT unnest(?::VARCHAR[]))",
-        [period, list(entities)],
-    ).fetchone()
-    return int(row[0]) if row else 0
+def _returns_received(cur: Cursor, period: str, entities: Sequence[str]) -> int:
+    return db(cur).returns.received(period, entities)
 
 
 def plan_briefing(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Cursor,
     request: BriefingRequest,
     engine: KpiEngine,
     *,

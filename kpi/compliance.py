@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -29,7 +28,7 @@ from kpi.engine import KpiEngine
 from kpi.evidence import DOCUMENT_FIELDS, Document, EvidenceRow, choice_label
 from kpi.i18n import format_number, t
 from kpi.settings import AGENCY_TIME_ZONE
-from kpi.store import FULL_ACCESS, AccessScope
+from kpi.store import FULL_ACCESS, AccessScope, Cursor, db
 from kpi.views import drop_shared_words, shorten
 
 COMPLIANCE_STATUSES: tuple[str, ...] = ("proven", "missing", "late", "below_cadence", "not_applicable")
@@ -268,32 +267,22 @@ def evaluate_task(catalogue: Catalogue, task_id: str, row: EvidenceRow | None, p
     return max(failed, key=lambda f: _SEVERITY[f.outcome]).outcome, failed
 
 
-def _evidence_rows(cur: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[str, int], dict[tuple[str, str], EvidenceRow]]:
-    returns = dict(cur.execute(
-        "SELECT entity_code, return_id FROM current_return WHERE period = ?", [period]).fetchall())
-    rows = cur.execute(
-        """
-        SELECT r.entity_code, e.task_id, e.status, e.related_date, e.audit_years, e.events, e.participants
-        FROM current_return r JOIN evidence e USING (return_id) WHERE r.period = ?
-        """, [period]).fetchall()
+def _evidence_rows(cur: Cursor, period: str) -> tuple[dict[str, int], dict[tuple[str, str], EvidenceRow]]:
+    returns = db(cur).returns.current_ids(period)
+    rows = db(cur).returns.evidence(period)
     evidence = {}
     for entity, task, status, related, audit, events, people in rows:
         evidence[(entity, task)] = EvidenceRow(
             task_id=task, status=status or None, related_date=related, audit_years=audit,
             events=list(events or [0] * 12), participants=list(people or [0] * 12))
-    documents = cur.execute(
-        """
-        SELECT r.entity_code, d.task_id, d.doc_type, d.doc_number, d.doc_date, d.signatory, d.reference, d.sheet_row
-        FROM current_return r JOIN evidence_document d USING (return_id) WHERE r.period = ?
-        ORDER BY r.entity_code, d.task_id, d.seq
-        """, [period]).fetchall()
+    documents = db(cur).returns.documents(period)
     for entity, task, doc_type, number, doc_date, signatory, reference, sheet_row in documents:
         row = evidence.setdefault((entity, task), EvidenceRow(task_id=task))
         row.documents.append(Document(doc_type, number, doc_date, signatory, reference, sheet_row or 0))
     return returns, evidence
 
 
-def compliance(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, registry: Registry, period: str, *,
+def compliance(cur: Cursor, catalogue: Catalogue, registry: Registry, period: str, *,
                scope: AccessScope = FULL_ACCESS, entities: Iterable[str] | None = None) -> list[TaskCompliance]:
     """One result per entity × task the entity carries out, for a period."""
     parse_period(period)
@@ -352,17 +341,15 @@ class Flag:
                 "return_id": self.return_id, "message": self.message(lang)}
 
 
-def formalism_flags(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, registry: Registry, engine: KpiEngine,
+def formalism_flags(cur: Cursor, catalogue: Catalogue, registry: Registry, engine: KpiEngine,
                     period: str, *, deadline_days: int = 10, scope: AccessScope = FULL_ACCESS,
                     tasks: list[TaskCompliance] | None = None) -> list[Flag]:
     """Every formalism and data-quality flag of a period, each explaining itself."""
     year, quarter = parse_period(period)
     flags: list[Flag] = []
-    returns = {e: (rid, None) for e, rid in cur.execute(
-        "SELECT entity_code, return_id FROM current_return WHERE period = ?", [period]).fetchall()}
-    first_submitted = dict(cur.execute(
-        f"SELECT entity_code, min(timezone('{AGENCY_TIME_ZONE}', submitted_at)) FROM return_version "
-        "WHERE period = ? GROUP BY entity_code", [period]).fetchall())
+    returns: dict[str, tuple[int | None, None]] = {
+        e: (rid, None) for e, rid in db(cur).returns.current_ids(period).items()}
+    first_submitted = db(cur).returns.first_submitted(period, AGENCY_TIME_ZONE)
     values = _values(cur, period)
     previous_period = shift_period(period, -1) if quarter > 1 else None
     previous = _values(cur, previous_period) if previous_period else {}
@@ -424,10 +411,9 @@ def formalism_flags(cur: duckdb.DuckDBPyConnection, catalogue: Catalogue, regist
     return flags
 
 
-def _values(cur: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[str, int]]:
+def _values(cur: Cursor, period: str) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for entity, measure, value in cur.execute(
-            "SELECT entity_code, measure, value FROM current_value WHERE period = ?", [period]).fetchall():
+    for entity, measure, value in db(cur).returns.current_values(period):
         out.setdefault(entity, {})[measure] = value
     return out
 
@@ -610,7 +596,7 @@ def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngin
     """The compliance slide's rows for a briefing pack: the weakest entities' gaps, and flags by kind."""
     from kpi.briefing import ComplianceRow
 
-    def provide(cur: duckdb.DuckDBPyConnection, period: str, entities: tuple[str, ...], lang: str
+    def provide(cur: Cursor, period: str, entities: tuple[str, ...], lang: str
                 ) -> list[ComplianceRow]:
         results = compliance(cur, catalogue, registry, period, entities=entities)
         scores = compliance_scores(results)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-import duckdb
-
 from kpi.catalogue import Catalogue, Formula, Kpi, Registry, kpis_for_entity, parse_period, shift_period
-from kpi.store import FULL_ACCESS, AccessScope
+from kpi.store import FULL_ACCESS, AccessScope, Cursor, KpiQuery, db
 
 LEVELS: tuple[str, ...] = ("national", "entity_type", "region", "entity")
 STATUSES: tuple[str, ...] = ("met", "at_risk", "missed", "monitoring", "no_target", "no_data")
@@ -59,88 +56,25 @@ def _den_kind(formula: Formula) -> str:
     return "sum" if formula.denominator else "none"
 
 
-def _sql_str(text: str | None) -> str:
-    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
-
-
-def _definition_rows(catalogue: Catalogue, registry: Registry) -> dict[str, tuple[str, list[str]]]:
-    """The catalogue's formulas and the registry's reporting duties as rows of three small tables."""
-    entity_rows = [
-        f"({_sql_str(e.code)}, {_sql_str(e.type)}, {_sql_str(e.region)}, {_sql_str(k.id)})"
+def _definition_rows(catalogue: Catalogue, registry: Registry) -> dict[str, list[tuple[object, ...]]]:
+    """The catalogue's formulas and the registry's reporting duties as rows of three small tables
+    (the store's `KPI_TABLES`: who reports which KPI, each metric's scale and denominator, its terms)."""
+    entity_rows: list[tuple[object, ...]] = [
+        (e.code, e.type, e.region, k.id)
         for e in registry.entities
         for k in kpis_for_entity(catalogue, registry, e)
     ]
-    def_rows, term_rows = [], []
+    def_rows: list[tuple[object, ...]] = []
+    term_rows: list[tuple[object, ...]] = []
     for kpi in catalogue.kpis:
         for metric, formula in _formulas(kpi):
-            def_rows.append(
-                f"({_sql_str(metric)}, {_sql_str(kpi.id)}, {float(formula.scale)}, {_sql_str(_den_kind(formula))})"
-            )
-            term_rows += [f"({_sql_str(metric)}, 'num', {_sql_str(m)})" for m in formula.numerator]
+            def_rows.append((metric, kpi.id, float(formula.scale), _den_kind(formula)))
+            term_rows += [(metric, "num", m) for m in formula.numerator]
             if isinstance(formula.denominator, tuple):
-                term_rows += [f"({_sql_str(metric)}, 'den', {_sql_str(m)})" for m in formula.denominator]
-    return {
-        "entity_kpi": ("entity_code VARCHAR, entity_type VARCHAR, region VARCHAR, kpi VARCHAR", entity_rows),
-        "metric_def": ("metric VARCHAR, kpi VARCHAR, scale DOUBLE, den_kind VARCHAR", def_rows),
-        "metric_term": ("metric VARCHAR, part VARCHAR, measure VARCHAR", term_rows),
-    }
+                term_rows += [(metric, "den", m) for m in formula.denominator]
+    return {"entity_kpi": entity_rows, "metric_def": def_rows, "metric_term": term_rows}
 
 
-AGGREGATE_SQL = """
-WITH entity_kpi AS (SELECT * FROM {entity_kpi}
-                    WHERE $scope::VARCHAR[] IS NULL OR entity_code IN (SELECT unnest($scope::VARCHAR[]))),
-metric_def AS (SELECT * FROM {metric_def}
-               WHERE metric IN (SELECT unnest($metrics::VARCHAR[])) OR len($metrics::VARCHAR[]) = 0),
-metric_term AS (SELECT * FROM {metric_term}),
-periods(period) AS (SELECT unnest($periods::VARCHAR[])),
-cur AS (SELECT entity_code, period, measure, value FROM current_value WHERE period IN (SELECT period FROM periods)),
-reported AS (SELECT DISTINCT entity_code, period FROM current_return WHERE period IN (SELECT period FROM periods)),
-per_entity AS (
-    SELECT p.period, d.metric, d.kpi, d.scale, d.den_kind, ek.entity_code, ek.entity_type, ek.region,
-           r.entity_code IS NOT NULL AS has_return,
-           sum(c.value) FILTER (WHERE t.part = 'num') AS num,
-           sum(c.value) FILTER (WHERE t.part = 'den') AS den_sum
-    FROM periods p
-    CROSS JOIN metric_def d
-    JOIN entity_kpi ek ON ek.kpi = d.kpi
-    LEFT JOIN reported r ON r.entity_code = ek.entity_code AND r.period = p.period
-    LEFT JOIN metric_term t ON t.metric = d.metric
-    LEFT JOIN cur c ON c.entity_code = ek.entity_code AND c.period = p.period AND c.measure = t.measure
-    GROUP BY ALL
-),
-shaped AS (
-    SELECT *, CASE den_kind WHEN 'entities' THEN CASE WHEN has_return THEN 1 END
-                            WHEN 'sum' THEN den_sum END AS den
-    FROM per_entity
-),
-grouped AS (
-    SELECT period, metric, kpi, any_value(scale) AS scale, any_value(den_kind) AS den_kind,
-           CASE WHEN grouping(entity_type) = 0 THEN 'entity_type'
-                WHEN grouping(region) = 0 THEN 'region'
-                WHEN grouping(entity_code) = 0 THEN 'entity'
-                ELSE 'national' END AS level,
-           coalesce(CASE WHEN grouping(entity_type) = 0 THEN entity_type END,
-                    CASE WHEN grouping(region) = 0 THEN region END,
-                    CASE WHEN grouping(entity_code) = 0 THEN entity_code END) AS key,
-           grouping(region) = 0 AND region IS NULL AS nameless_region,
-           sum(num) FILTER (WHERE has_return) AS num,
-           sum(den) FILTER (WHERE has_return) AS den,
-           count(*) FILTER (WHERE has_return) AS reporting,
-           count(*) AS expected
-    FROM shaped
-    GROUP BY GROUPING SETS ((period, metric, kpi), (period, metric, kpi, entity_type),
-                            (period, metric, kpi, region), (period, metric, kpi, entity_code))
-)
-SELECT period, metric, kpi, level, key, num,
-       CASE WHEN den_kind = 'none' THEN NULL ELSE den END AS den,
-       CASE WHEN den_kind = 'none' THEN num
-            WHEN den IS NULL OR den = 0 OR num IS NULL THEN NULL
-            ELSE scale * num / den END AS value,
-       reporting, expected
-FROM grouped
-WHERE NOT nameless_region AND level IN (SELECT unnest($levels::VARCHAR[]))
-ORDER BY period, metric, list_position(['national', 'entity_type', 'region', 'entity'], level), key
-"""
 
 
 @dataclass(frozen=True)
@@ -152,13 +86,9 @@ class Target:
     source: str
 
 
-def targets_for_year(cur: duckdb.DuckDBPyConnection, year: int) -> dict[str, Target]:
+def targets_for_year(cur: Cursor, year: int) -> dict[str, Target]:
     """Each metric's target in force for a year: the value set for the latest year not after it."""
-    rows = cur.execute(
-        "SELECT metric, value, year, source FROM kpi_target WHERE year <= ? "
-        "QUALIFY row_number() OVER (PARTITION BY metric ORDER BY year DESC) = 1",
-        [year],
-    ).fetchall()
+    rows = db(cur).targets.in_force(year)
     return {metric: Target(float(value), int(y), str(source)) for metric, value, y, source in rows}
 
 
@@ -186,29 +116,11 @@ class KpiEngine:
         self.catalogue = catalogue
         self.registry = registry
         self.at_risk_margin = at_risk_margin
-        rows = _definition_rows(catalogue, registry)
-        digest = hashlib.sha256(repr(sorted(rows.items())).encode()).hexdigest()[:12]
-        self._tables = {name: f"kpi_{name}_{digest}" for name in rows}
-        self._create_sql = [
-            f"CREATE TEMP TABLE IF NOT EXISTS {self._tables[name]} ({columns}) ; "
-            + (f"INSERT INTO {self._tables[name]} VALUES {', '.join(values)}" if values else "")
-            for name, (columns, values) in rows.items()
-        ]
-        self._sql = AGGREGATE_SQL.format(**self._tables)
-
-    def _ensure_definitions(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Load the definition tables into this cursor's temporary schema once (parsing them is the slow part)."""
-        present = cur.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [self._tables["entity_kpi"]]
-        ).fetchone()
-        if present and present[0]:
-            return
-        for statement in self._create_sql:
-            cur.execute(statement)
+        self._query = KpiQuery(_definition_rows(catalogue, registry))
 
     def compute(
         self,
-        cur: duckdb.DuckDBPyConnection,
+        cur: Cursor,
         periods: Sequence[str],
         *,
         levels: Iterable[str] = LEVELS,
@@ -229,12 +141,7 @@ class KpiEngine:
             levels = [lvl for lvl in levels if lvl == "entity"]
         if within is not None:
             population = within if population is None else population & within
-        self._ensure_definitions(cur)
-        population_list = None if population is None else sorted(population)
-        rows = cur.execute(
-            self._sql,
-            {"periods": list(periods), "levels": levels, "metrics": list(metrics), "scope": population_list},
-        ).fetchall()
+        rows = self._query.run(cur, periods, levels, list(metrics), None if population is None else sorted(population))
         targets_by_year = {year: targets_for_year(cur, year) for year in {parse_period(p)[0] for p in periods}}
         out = []
         for period, metric, kpi_id, level, key, num, den, value, reporting, expected in rows:
@@ -265,13 +172,13 @@ class KpiEngine:
         return "units", "monitoring"
 
     def report(
-        self, cur: duckdb.DuckDBPyConnection, period: str, *, scope: AccessScope = FULL_ACCESS
+        self, cur: Cursor, period: str, *, scope: AccessScope = FULL_ACCESS
     ) -> list[KpiValue]:
         """Every KPI's main figure at every level for one period (what `report` prints)."""
         return self.compute(cur, [period], metrics=[k.id for k in self.catalogue.kpis], scope=scope)
 
     def changes(
-        self, cur: duckdb.DuckDBPyConnection, period: str, *, levels: Iterable[str] = ("national",),
+        self, cur: Cursor, period: str, *, levels: Iterable[str] = ("national",),
         scope: AccessScope = FULL_ACCESS,
     ) -> dict[tuple[str, str, str | None], dict[str, float | None]]:
         """Quarter-on-quarter and year-on-year change of each KPI's value (in the KPI's own unit)."""

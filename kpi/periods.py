@@ -118,19 +118,23 @@ def axis_periods(periods: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------- periods opened early
 
 
+def _db(cur: Any) -> Any:
+    from kpi.store import db  # the store's archive asks this module which quarters have ended
+
+    return db(cur)
+
+
 def opened_periods(cur: Any) -> set[str]:
     """Periods an admin opened for filing before their quarter ended."""
-    rows = cur.execute("SELECT key FROM meta WHERE key LIKE ?", [OPEN_PREFIX + "%"]).fetchall()
-    return {str(r[0])[len(OPEN_PREFIX):] for r in rows}
+    return {key[len(OPEN_PREFIX):] for key, _ in _db(cur).meta.with_prefix(OPEN_PREFIX)}
 
 
 def open_period_rows(cur: Any) -> list[dict[str, str]]:
     """The opened periods with who opened them and when, oldest period first."""
-    rows = cur.execute("SELECT key, value FROM meta WHERE key LIKE ? ORDER BY key", [OPEN_PREFIX + "%"]).fetchall()
     out = []
-    for key, value in rows:
-        by, _, at = str(value or "").partition("|")
-        out.append({"period": str(key)[len(OPEN_PREFIX):], "opened_by": by, "opened_at": at})
+    for key, value in _db(cur).meta.with_prefix(OPEN_PREFIX):
+        by, _, at = value.partition("|")
+        out.append({"period": key[len(OPEN_PREFIX):], "opened_by": by, "opened_at": at})
     return out
 
 
@@ -152,7 +156,7 @@ def open_period(store: Any, period: str, *, actor: str) -> str:
     with store.transaction() as cur:
         if period in opened_periods(cur):
             return "already"
-        cur.execute("INSERT INTO meta VALUES (?, ?)", [OPEN_PREFIX + period, f"{actor}|{now().isoformat()}"])
+        _db(cur).meta.add(OPEN_PREFIX + period, f"{actor}|{now().isoformat()}")
     audit.record(store.audit_path, actor, "period_opened", period, opens=filing_opens(period).isoformat())
     return "opened"
 
@@ -165,7 +169,7 @@ def close_period(store: Any, period: str, *, actor: str) -> bool:
     with store.transaction() as cur:
         if period not in opened_periods(cur):
             return False
-        cur.execute("DELETE FROM meta WHERE key = ?", [OPEN_PREFIX + period])
+        _db(cur).meta.delete(OPEN_PREFIX + period)
     audit.record(store.audit_path, actor, "period_closed", period)
     return True
 
@@ -191,11 +195,7 @@ class PeriodCoverage:
 
 def registry_coverage(cur: Any, expected_codes: Sequence[str]) -> dict[str, PeriodCoverage]:
     """Coverage of every period with a return, over the given registry."""
-    rows = cur.execute(
-        "SELECT period, count(DISTINCT entity_code) FROM current_return "
-        "WHERE entity_code IN (SELECT unnest(?::VARCHAR[])) GROUP BY period",
-        [list(expected_codes)],
-    ).fetchall()
+    rows = _db(cur).returns.received_by_period(expected_codes)
     expected = len(expected_codes)
     return {str(p): PeriodCoverage(str(p), int(n), expected) for p, n in rows}
 

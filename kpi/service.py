@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ from kpi import audit
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.engine import KpiEngine, KpiValue
 from kpi.settings import get_settings, resolve_db_path
-from kpi.store import FULL_ACCESS, AccessScope, Store
+from kpi.store import DIALECT, FULL_ACCESS, AccessScope, Store
+from kpi.store import db as queries
 
 
 class DatabaseBusy(RuntimeError):
@@ -33,15 +33,6 @@ class DatabaseBusy(RuntimeError):
         return t("db.busy", lang, path=str(self.path), holder=holder)
 
 
-def _lock_holder(problem: Exception) -> str | None:
-    """The driver's words for a file another process holds ('Could not set lock ... (PID 123)'), else None."""
-    text = str(problem)
-    if "Could not set lock" not in text and "Conflicting lock" not in text:
-        return None
-    found = re.search(r"PID (\d+)", text)
-    return f"PID {found.group(1)}" if found else ""
-
-
 def open_store(db: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
     """Open a database; the app's default one is loaded with the sample returns on first use.
 
@@ -51,13 +42,13 @@ def open_store(db: str | os.PathLike[str] | None = None, *, read_only: bool = Fa
     try:
         store = Store(path, read_only=read_only)
     except Exception as problem:  # the driver's own exception class stays inside the store
-        holder = _lock_holder(problem)
+        holder = DIALECT.lock_holder(problem)
         if holder is None:
             raise
         raise DatabaseBusy(Path(path), holder or None) from None
     if is_default and not read_only:
         cur = store.cursor()
-        loaded = cur.execute("SELECT 1 FROM meta WHERE key = 'sample_loaded'").fetchone()
+        loaded = queries(cur).meta.has("sample_loaded")
         cur.close()
         if not loaded and store.is_empty():
             load_sample(store)
@@ -83,9 +74,7 @@ def list_targets(store: Store) -> list[dict[str, Any]]:
     """Every target set, by metric and year, with who set it."""
     cur = store.cursor()
     try:
-        rows = cur.execute(
-            "SELECT metric, year, value, source, set_by, set_at FROM kpi_target ORDER BY metric, year"
-        ).fetchall()
+        rows = queries(cur).targets.all()
     finally:
         cur.close()
     keys = ("metric", "year", "value", "source", "set_by", "set_at")
@@ -105,9 +94,7 @@ def set_target(store: Store, metric: str, year: int, value: float, *, actor: str
     if not 2000 <= year <= 2100 or value < 0:
         raise ValueError("year or value out of range")
     with store.transaction() as cur:
-        cur.execute(
-            "INSERT OR REPLACE INTO kpi_target VALUES (?, ?, ?, 'analyst', ?, now())", [metric, year, value, actor]
-        )
+        queries(cur).targets.set(metric, year, value, actor)
         audit.record(store, actor, "target_set", metric, cur=cur, year=year, value=value)
 
 
@@ -132,5 +119,5 @@ def load_sample(store: Store, sample_dir: Path | None = None) -> int:
         set_target(store, year_metric["metric"], int(year_metric["year"]), float(year_metric["value"]),
                    actor="sample")
     with store.transaction() as cur:
-        cur.execute("INSERT OR REPLACE INTO meta VALUES ('sample_loaded', ?)", [dt.date.today().isoformat()])
+        queries(cur).meta.put("sample_loaded", dt.date.today().isoformat())
     return sum(1 for o in report.outcomes if o.accepted)

@@ -16,7 +16,7 @@ import threading
 import time
 
 from kpi import audit, auth
-from kpi.store import Store
+from kpi.store import Store, db
 
 COOKIE = "parasat_session"
 ROUTE = "/_parasat/session"  # served by pages/web.py
@@ -39,9 +39,8 @@ def start(store: Store, username: str, *, idle_minutes: int, now: dt.datetime | 
     now = now or auth.now_utc()
     session_id = secrets.token_urlsafe(32)
     with store.transaction() as cur:
-        cur.execute("INSERT INTO app_session VALUES (?, ?, ?, ?, ?, NULL)",
-                    [_id_hash(session_id), username, now, now, now + dt.timedelta(minutes=idle_minutes)])
-        cur.execute("DELETE FROM app_session WHERE expires_at < ? - INTERVAL 7 DAY", [now])
+        db(cur).sessions.add(_id_hash(session_id), username, now, now + dt.timedelta(minutes=idle_minutes))
+        db(cur).sessions.forget_expired(now - dt.timedelta(days=7))
     return session_id
 
 
@@ -54,18 +53,14 @@ def resolve(store: Store, session_id: str | None, *, idle_minutes: int,
     digest = _id_hash(session_id)
     cur = store.cursor()
     try:
-        row = cur.execute(
-            "SELECT u.username, u.display_name, u.role, u.entities, s.last_seen FROM app_session s "
-            "JOIN app_user u ON u.username = s.username "
-            "WHERE s.id_hash = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.active", [digest, now]).fetchone()
+        row = db(cur).sessions.live(digest, now)
     finally:
         cur.close()
     if row is None:
         return None
     if (now - row[4]).total_seconds() >= TOUCH_SECONDS:
         with store.transaction() as tx:
-            tx.execute("UPDATE app_session SET last_seen = ?, expires_at = ? WHERE id_hash = ? AND ended_at IS NULL",
-                       [now, now + dt.timedelta(minutes=idle_minutes), digest])
+            db(tx).sessions.touch(digest, now, now + dt.timedelta(minutes=idle_minutes))
     return auth.User(str(row[0]), str(row[1]), str(row[2]), frozenset(row[3] or []))
 
 
@@ -74,8 +69,7 @@ def end(store: Store, session_id: str | None, *, actor: str) -> None:
     if not session_id or len(session_id) > MAX_ID:
         return
     with store.transaction() as cur:
-        cur.execute("UPDATE app_session SET ended_at = ? WHERE id_hash = ? AND ended_at IS NULL",
-                    [auth.now_utc(), _id_hash(session_id)])
+        db(cur).sessions.end(_id_hash(session_id), auth.now_utc())
         audit.record(store, actor, "sign_out", actor, cur=cur)
 
 

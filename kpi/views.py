@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -33,7 +32,7 @@ from kpi.catalogue import quarter_end as quarter_end  # re-exported: the pages a
 from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, normalise_language, t
 from kpi.settings import AGENCY_TIME_ZONE
-from kpi.store import FULL_ACCESS, AccessScope
+from kpi.store import FULL_ACCESS, AccessScope, Cursor, db
 
 HISTORY_QUARTERS = 8
 NOT_APPLICABLE = "not_applicable"
@@ -104,17 +103,9 @@ def visible_entities(registry: Registry, *, scope: AccessScope = FULL_ACCESS,
     return [e for e in registry.entities if scope.allows(e.code) and (within is None or e.code in within)]
 
 
-def available_periods(cur: duckdb.DuckDBPyConnection, *, scope: AccessScope = FULL_ACCESS) -> list[str]:
+def available_periods(cur: Cursor, *, scope: AccessScope = FULL_ACCESS) -> list[str]:
     """Periods with at least one accepted return the caller may see, oldest first."""
-    if scope.entities is None:
-        rows = cur.execute("SELECT DISTINCT period FROM current_return ORDER BY period").fetchall()
-    else:
-        rows = cur.execute(
-            "SELECT DISTINCT period FROM current_return WHERE entity_code IN (SELECT unnest(?::VARCHAR[])) "
-            "ORDER BY period",
-            [sorted(scope.entities)],
-        ).fetchall()
-    return [str(r[0]) for r in rows]
+    return db(cur).returns.periods(None if scope.entities is None else sorted(scope.entities))
 
 
 def history_periods(period: str, quarters: int = HISTORY_QUARTERS) -> list[str]:
@@ -344,7 +335,7 @@ def reporting_entities(catalogue: Catalogue, registry: Registry, kpi_id: str) ->
 
 
 def headline(
-    cur: duckdb.DuckDBPyConnection, engine: KpiEngine, periods: Sequence[str], metrics: Sequence[str], *,
+    cur: Cursor, engine: KpiEngine, periods: Sequence[str], metrics: Sequence[str], *,
     scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None,
 ) -> dict[tuple[str, str], KpiValue]:
     """The aggregate of the population (the nation, or what the filters keep) by (metric, period).
@@ -456,19 +447,14 @@ def kpi_tile(kpi: Kpi, period: str, values: Mapping[tuple[str, str], KpiValue], 
     )
 
 
-def coverage(cur: duckdb.DuckDBPyConnection, registry: Registry, period: str, *,
+def coverage(cur: Cursor, registry: Registry, period: str, *,
              scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> Coverage:
     """How many of the expected entities have a return for the period."""
     expected = [e.code for e in visible_entities(registry, scope=scope, within=within)]
-    row = cur.execute(
-        "SELECT count(DISTINCT entity_code) FROM current_return "
-        "WHERE period = ? AND entity_code IN (SELECT unnest(?::VARCHAR[]))",
-        [period, expected],
-    ).fetchone()
-    return Coverage(received=int(row[0]) if row else 0, expected=len(expected))
+    return Coverage(received=db(cur).returns.received(period, expected), expected=len(expected))
 
 
-def overview(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, period: str, *, lang: str,
+def overview(cur: Cursor, engine: KpiEngine, period: str, *, lang: str,
              scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> Overview:
     """Every KPI's tile, grouped by project group, for the population and period."""
     catalogue = engine.catalogue
@@ -505,7 +491,7 @@ def overview_table(data: Overview, lang: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- KPI detail: trend, ranking, breakdown
 
 
-def kpi_trend(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, periods: Sequence[str], *,
+def kpi_trend(cur: Cursor, engine: KpiEngine, metric: str, periods: Sequence[str], *,
               lang: str, scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> pd.DataFrame:
     """A metric's headline value, target and status over periods (one row per period)."""
     values = headline(cur, engine, periods, [metric], scope=scope, within=within)
@@ -538,7 +524,7 @@ _RANK_COLUMNS = ["key", "label", "value", "value_text", "target", "status", "sta
                  "numerator", "denominator", "reporting", "expected"]
 
 
-def ranking(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, period: str, level: str, *,
+def ranking(cur: Cursor, engine: KpiEngine, metric: str, period: str, level: str, *,
             lang: str, scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> pd.DataFrame:
     """Entity types, regions or entities ranked on a metric, best first; those without data last."""
     kpi = engine.catalogue.kpi_by_id[metric.split(":", 1)[0]]
@@ -564,7 +550,7 @@ def ranking(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, peri
     return frame.drop(columns="_missing").reset_index(drop=True)
 
 
-def breakdown(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, kpi_id: str, period: str, *, lang: str,
+def breakdown(cur: Cursor, engine: KpiEngine, kpi_id: str, period: str, *, lang: str,
               scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> pd.DataFrame:
     """A KPI's breakdown (risk directions, offence types, act counts) and secondary figures for the population."""
     catalogue = engine.catalogue
@@ -906,7 +892,7 @@ def region_frame(values: Mapping[str, float | None], registry: Registry, lang: s
     return export_frame(frame, REGION_COLUMNS, lang, unit=unit)
 
 
-def region_values(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, metric: str, period: str, *,
+def region_values(cur: Cursor, engine: KpiEngine, metric: str, period: str, *,
                   scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> dict[str, float | None]:
     """A metric's value for each of the 20 regions (None where no entity reported)."""
     values = engine.compute(cur, [period], levels=["region"], metrics=[metric], scope=scope, within=within)
@@ -934,7 +920,7 @@ class EntityProfile:
     secondary: pd.DataFrame | None = None  # each KPI's secondary figures for the period (kpi, label, value_text)
 
 
-def entity_profile(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, code: str, period: str,
+def entity_profile(cur: Cursor, engine: KpiEngine, code: str, period: str,
                    periods: Sequence[str], *, lang: str, scope: AccessScope = FULL_ACCESS,
                    deadline_days: int = 10) -> EntityProfile | None:
     """The profile of an entity the caller may see; None otherwise."""
@@ -1065,18 +1051,9 @@ def entity_trend_figure(profile: EntityProfile, kpi: Kpi, comparison: pd.DataFra
     return fig
 
 
-def entity_returns(cur: duckdb.DuckDBPyConnection, code: str, *, lang: str, deadline_days: int = 10) -> pd.DataFrame:
+def entity_returns(cur: Cursor, code: str, *, lang: str, deadline_days: int = 10) -> pd.DataFrame:
     """Every version of every return of an entity, newest first, with whether it came in late."""
-    rows = cur.execute(
-        f"""
-        SELECT period, version, file_name, uploaded_by,
-               timezone('{AGENCY_TIME_ZONE}', submitted_at) AS submitted,
-               timezone('{AGENCY_TIME_ZONE}', uploaded_at) AS uploaded, sha256,
-               version = max(version) OVER (PARTITION BY period) AS is_current
-        FROM return_version WHERE entity_code = ? ORDER BY period DESC, version DESC
-        """,
-        [code],
-    ).fetchall()
+    rows = db(cur).returns.versions_of_entity(code, AGENCY_TIME_ZONE)
     out = []
     for period, version, file_name, by, submitted, uploaded, sha, is_current in rows:
         due = deadline(period, deadline_days)
@@ -1108,22 +1085,14 @@ VERSION_COLUMNS = {"code": "col.code", "name": "col.name", "version": "col.versi
 deadline = submission_deadline  # the pages' name for it; quarter_end is re-exported for them too
 
 
-def submissions(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, period: str, *, lang: str,
+def submissions(cur: Cursor, engine: KpiEngine, period: str, *, lang: str,
                 deadline_days: int, scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None,
                 today: dt.date | None = None) -> pd.DataFrame:
     """Each expected entity's return for the period: on time, late, missing, or not yet due."""
     registry = engine.registry
     today = today or dt.date.today()
     due = deadline(period, deadline_days)
-    rows = cur.execute(
-        f"""
-        SELECT entity_code, count(*) AS versions,
-               min(timezone('{AGENCY_TIME_ZONE}', submitted_at)) AS first_submitted,
-               max(timezone('{AGENCY_TIME_ZONE}', submitted_at)) AS last_submitted
-        FROM return_version WHERE period = ? GROUP BY entity_code
-        """,
-        [period],
-    ).fetchall()
+    rows = db(cur).returns.submission_counts(period, AGENCY_TIME_ZONE)
     received = {code: (versions, first, last) for code, versions, first, last in rows}
     out = []
     for entity in visible_entities(registry, scope=scope, within=within):
@@ -1153,22 +1122,12 @@ def submission_summary(frame: pd.DataFrame) -> dict[str, int]:
     return counts
 
 
-def submission_versions(cur: duckdb.DuckDBPyConnection, engine: KpiEngine, period: str, *, lang: str,
+def submission_versions(cur: Cursor, engine: KpiEngine, period: str, *, lang: str,
                         scope: AccessScope = FULL_ACCESS, within: frozenset[str] | None = None) -> pd.DataFrame:
     """Every version received for the period, newest first: who, which file, when."""
     registry = engine.registry
     allowed = [e.code for e in visible_entities(registry, scope=scope, within=within)]
-    rows = cur.execute(
-        f"""
-        SELECT entity_code, version, file_name, uploaded_by,
-               timezone('{AGENCY_TIME_ZONE}', submitted_at) AS submitted,
-               timezone('{AGENCY_TIME_ZONE}', uploaded_at) AS uploaded, sha256
-        FROM return_version
-        WHERE period = ? AND entity_code IN (SELECT unnest(?::VARCHAR[]))
-        ORDER BY submitted DESC, entity_code, version DESC
-        """,
-        [period, allowed],
-    ).fetchall()
+    rows = db(cur).returns.versions_in_period(period, allowed, AGENCY_TIME_ZONE)
     return pd.DataFrame([
         {"code": code, "name": entity_label(registry, code, lang), "version": version, "file": file_name,
          "uploaded_by": by, "submitted": submitted, "uploaded": uploaded, "sha256": sha[:12]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import get_args
 
-import duckdb
 import streamlit as st
 
 from kpi import briefing, views
@@ -12,13 +11,13 @@ from kpi.catalogue import LANGUAGES
 from kpi.compliance import briefing_provider
 from kpi.i18n import t
 from kpi.settings import get_settings
-from kpi.store import AccessScope
+from kpi.store import AccessScope, Cursor
 from pages import ui
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _deck(request: briefing.BriefingRequest, version: str, scope: AccessScope,
-          _cur: duckdb.DuckDBPyConnection) -> tuple[briefing.Briefing, bytes]:
+          _cur: Cursor) -> tuple[briefing.Briefing, bytes]:
     provider = briefing_provider(ui.catalogue(), ui.registry(), ui.kpi_engine(),
                                  deadline_days=get_settings().submission_deadline_days)
     plan = briefing.plan_briefing(_cur, request, ui.kpi_engine(), access=scope, compliance=provider)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -29,7 +28,7 @@ from kpi.engine import KpiEngine
 from kpi.i18n import t
 from kpi.service import engine, open_store
 from kpi.settings import get_settings, resolve_db_path
-from kpi.store import AccessScope, Store
+from kpi.store import AccessScope, Cursor, Store
 
 LANGUAGE_NAMES = {"kk": "Қаз", "ru": "Рус", "en": "Eng"}
 LANGUAGE_KEY = "lang"
@@ -257,12 +256,12 @@ def get_store() -> Store:
 # back. Streamlit runs a script run on a thread of its own; the run's thread keeps its cursor in a thread-local
 # lease, and when the thread ends the lease goes and the cursor returns to the pool, its tables still loaded.
 # So the process holds as many cursors as runs ever went on at once, whatever the number of sessions.
-_cursor_pool: queue.SimpleQueue[tuple[Store, duckdb.DuckDBPyConnection]] = queue.SimpleQueue()
+_cursor_pool: queue.SimpleQueue[tuple[Store, Cursor]] = queue.SimpleQueue()
 _run_local = threading.local()
 
 
 class _CursorLease:
-    def __init__(self, store: Store, cur: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, store: Store, cur: Cursor) -> None:
         self.store = store
         self.cursor = cur
 
@@ -270,7 +269,7 @@ class _CursorLease:
         _cursor_pool.put((self.store, self.cursor))
 
 
-def cursor() -> duckdb.DuckDBPyConnection:
+def cursor() -> Cursor:
     """A cursor on the shared connection for this script run's thread alone (never used by two threads at once)."""
     store = get_store()
     lease: _CursorLease | None = getattr(_run_local, "lease", None)
@@ -397,7 +396,7 @@ def _janitor() -> None:
 
 @st.cache_data(max_entries=1024, show_spinner=False)
 def _cached_view(name: str, version: str, scope: AccessScope, args: tuple[Any, ...],
-                 kwargs: tuple[tuple[str, Any], ...], _cur: duckdb.DuckDBPyConnection) -> Any:
+                 kwargs: tuple[tuple[str, Any], ...], _cur: Cursor) -> Any:
     function: Callable[..., Any] = getattr(views, name)
     return function(_cur, engine(), *args, scope=scope, **dict(kwargs))
 
@@ -415,7 +414,7 @@ def view(name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _cached_periods(version: str, scope: AccessScope, _cur: duckdb.DuckDBPyConnection) -> list[str]:
+def _cached_periods(version: str, scope: AccessScope, _cur: Cursor) -> list[str]:
     return views.available_periods(_cur, scope=scope)
 
 
@@ -426,7 +425,7 @@ def periods() -> list[str]:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _cached_calendar(version: str, day: str, available: tuple[str, ...], threshold: float,
-                     _cur: duckdb.DuckDBPyConnection) -> tuple[str | None, dict[str, Any]]:
+                     _cur: Cursor) -> tuple[str | None, dict[str, Any]]:
     from kpi import periods as calendar
 
     coverage = calendar.registry_coverage(_cur, [e.code for e in registry().entities])

@@ -64,9 +64,9 @@ def build_sample(folder: Path) -> Path:
 
 def build_large(folder: Path, sample_db: Path) -> tuple[Path, Path]:
     """Ten times the nation: every entity and its returns copied under synthetic codes."""
-    import duckdb
-
     from kpi.catalogue import DATA_DIR
+    from kpi.store import Store
+    from kpi.store import db as queries
 
     registry = yaml.safe_load((DATA_DIR / "entities.yaml").read_text(encoding="utf-8"))
     originals = list(registry["entities"])
@@ -81,22 +81,9 @@ def build_large(folder: Path, sample_db: Path) -> tuple[Path, Path]:
 
     db = folder / "large.duckdb"
     shutil.copy(sample_db, db)
-    con = duckdb.connect(str(db))
-    row = con.execute("SELECT max(return_id) FROM return_version").fetchone()
-    assert row is not None
-    offset = int(row[0])
-    for copy in range(1, COPIES):
-        con.execute(
-            "INSERT INTO return_version SELECT return_id + ? * ?, entity_code || '__' || ?, period, version, sha256, "
-            "file_name, template_version, uploaded_by, uploaded_at, submitted_at FROM return_version "
-            "WHERE return_id <= ?", [copy, offset, copy, offset])
-        con.execute(
-            "INSERT INTO return_value SELECT return_id + ? * ?, measure, value, cell FROM return_value "
-            "WHERE return_id <= ?", [copy, offset, offset])
-    counts = con.execute("SELECT count(*), count(DISTINCT entity_code) FROM return_version").fetchone()
-    con.close()
-    assert counts is not None
-    print(f"large dataset: {counts[0]} return versions from {counts[1]} entities")
+    with Store(db) as store, store.transaction() as cur:
+        versions, entities = queries(cur).returns.copy_entities(COPIES)
+    print(f"large dataset: {versions} return versions from {entities} entities")
     return db, entities_file
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kpi.service import engine, load_sample  # noqa: E402
-from kpi.store import Store  # noqa: E402
+from kpi.store import Store, db  # noqa: E402
 
 REPEATS = 30
 
@@ -37,8 +37,7 @@ def main() -> None:
         cur = store.cursor()
         kpi_engine = engine()
         kpi_engine.report(cur, "2025Q4")  # warm the SQL text cache
-        scan = median_ms(lambda: cur.execute(
-            "SELECT entity_code, measure, value FROM current_value WHERE period = '2025Q4'").fetchall())
+        scan = median_ms(lambda: db(cur).returns.current_values("2025Q4"))
         report = median_ms(lambda: kpi_engine.report(cur, "2025Q4"))
         rows = len(kpi_engine.report(cur, "2025Q4"))
         eight = median_ms(lambda: kpi_engine.compute(cur, [f"{y}Q{q}" for y in (2024, 2025) for q in (1, 2, 3, 4)]))

@@ -18,7 +18,7 @@ from kpi.evidence import MONTHS
 from kpi.ingest.sandbox import read_and_archive, reader_pool
 from kpi.ingest.validate import Issue, ReturnData, problem_issue, validate
 from kpi.settings import Settings, get_settings
-from kpi.store import FULL_ACCESS, AccessScope, Store
+from kpi.store import FULL_ACCESS, AccessScope, Cursor, Store, db
 
 
 @dataclass
@@ -225,21 +225,11 @@ def _validated(catalogue: Catalogue, registry: Registry, name: str, raw: dict[st
     return data, issues
 
 
-def _current_state(cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+def _current_state(cur: Cursor, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """The current version of each (entity, period) with its sha and figures."""
     if not keys:
         return {}
-    entities = [k[0] for k in keys]
-    period_codes = [k[1] for k in keys]
-    rows = cur.execute(
-        """
-        SELECT r.entity_code, r.period, r.version, r.sha256, list(v.measure), list(v.value)
-        FROM current_return r LEFT JOIN return_value v USING (return_id)
-        WHERE (r.entity_code, r.period) IN (SELECT unnest($e::VARCHAR[]), unnest($p::VARCHAR[]))
-        GROUP BY ALL
-        """,
-        {"e": entities, "p": period_codes},
-    ).fetchall()
+    rows = db(cur).returns.current_state([k[0] for k in keys], [k[1] for k in keys])
     out = {}
     for entity, period, version, sha, measures, values in rows:
         figures = {m: v for m, v in zip(measures or [], values or []) if m is not None}
@@ -301,39 +291,22 @@ def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str,
         if not fresh:
             on_record(cur)
             return
-        ids = [r[0] for r in cur.execute("SELECT nextval('return_id_seq') FROM range(?)", [len(fresh)]).fetchall()]
-        cur.execute(
-            """
-            INSERT INTO return_version
-            SELECT unnest($id::BIGINT[]), unnest($entity::VARCHAR[]), unnest($period::VARCHAR[]),
-                   unnest($version::INTEGER[]), unnest($sha::VARCHAR[]), unnest($file::VARCHAR[]),
-                   unnest($tv::VARCHAR[]), unnest($by::VARCHAR[]), unnest($at::TIMESTAMPTZ[]),
-                   unnest($submitted::TIMESTAMPTZ[])
-            """,
+        returns = db(cur).returns
+        ids = returns.new_ids(len(fresh))
+        returns.add_versions(
             {"id": ids, "entity": [o.entity for o in fresh], "period": [o.period for o in fresh],
              "version": [o.version for o in fresh], "sha": [o.sha256 for o in fresh],
              "file": [o.file for o in fresh], "tv": [o.data.template_version for o in fresh if o.data],
              "by": [uploaded_by] * len(fresh), "at": [now] * len(fresh),
              "submitted": [submitted_at.get(o.path, now) for o in fresh]},
         )
-        _insert(cur, "return_value", _value_columns(ids, fresh))
+        returns.add_values(_value_columns(ids, fresh))
         _insert_evidence(cur, ids, fresh)
         on_record(cur)
 
 
-# Measure values and evidence rows run to tens of thousands per batch. Bound as lists, DuckDB converts
-# every element on its own (~0.8 s for 1,000 returns); as NumPy columns it scans them in one go (~0.1 s).
-
-def _insert(cur: Any, table: str, columns: dict[str, Any], select: str = "*") -> None:
-    """Insert NumPy columns into a table in one scan, matched to its columns by name."""
-    if not len(next(iter(columns.values()))):
-        return
-    name = f"incoming_{table}"
-    cur.register(name, columns)
-    try:
-        cur.execute(f"INSERT INTO {table} BY NAME SELECT {select} FROM {name}")
-    finally:
-        cur.unregister(name)
+# Measure values and evidence rows run to tens of thousands per batch: they go to the store as NumPy
+# columns, which it writes in one scan each (as lists, every element would be converted on its own).
 
 
 def _objects(values: Sequence[Any]) -> Any:
@@ -358,7 +331,7 @@ def _value_columns(ids: list[int], fresh: list[FileOutcome]) -> dict[str, Any]:
             "value": np.array(values, dtype=np.int64), "cell": _objects(cells)}
 
 
-def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None:
+def _insert_evidence(cur: Cursor, ids: list[int], fresh: list[FileOutcome]) -> None:
     rows = [row for o in fresh if o.data for row in o.data.evidence]
     if not rows:
         return
@@ -382,25 +355,20 @@ def _insert_evidence(cur: Any, ids: list[int], fresh: list[FileOutcome]) -> None
         grid = flat.reshape(len(rows), MONTHS)
         for month in range(MONTHS):
             columns[f"{series}{month}"] = grid[:, month]
-    events_sql, participants_sql = (", ".join(f"{s}{m}" for m in range(MONTHS)) for s in ("e", "p"))
-    _insert(cur, "evidence", columns, select=(
-        "return_id, task_id, status, "
-        f"list_value({events_sql}) AS events, list_value({participants_sql}) AS participants, "
-        "related_date::DATE AS related_date, audit_years"))
+    db(cur).returns.add_evidence(columns, MONTHS)
 
 
-def _insert_documents(cur: Any, return_ids: Any, rows: list[Any]) -> None:
+def _insert_documents(cur: Cursor, return_ids: Any, rows: list[Any]) -> None:
     """Each task's documents (one row per document) beside its evidence row."""
     docs = [(return_id, row.task_id, seq, d) for return_id, row in zip(return_ids.tolist(), rows)
             for seq, d in enumerate(row.documents, start=1)]
     if not docs:
         return
-    _insert(cur, "evidence_document", {
+    db(cur).returns.add_documents({
         "return_id": np.array([x[0] for x in docs], dtype=np.int64), "task_id": _objects([x[1] for x in docs]),
         "seq": np.array([x[2] for x in docs], dtype=np.int32),
         "doc_type": _objects([x[3].doc_type for x in docs]), "doc_number": _objects([x[3].doc_number for x in docs]),
         "doc_date": _objects([x[3].doc_date.isoformat() if x[3].doc_date else None for x in docs]),
         "signatory": _objects([x[3].signatory for x in docs]), "reference": _objects([x[3].reference for x in docs]),
         "sheet_row": np.array([x[3].row for x in docs], dtype=np.int32),
-    }, select="return_id, task_id, seq, doc_type, doc_number, doc_date::DATE AS doc_date, signatory, reference, "
-              "sheet_row")
+    })
