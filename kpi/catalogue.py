@@ -442,6 +442,13 @@ def shift_period(period: str, quarters: int) -> str:
     return f"{index // 4}Q{index % 4 + 1}"
 
 
+def previous_quarter_of_year(period: str) -> str | None:
+    """The quarter before within the same year; none for a first quarter. Figures run from 1 January, so a
+    first quarter's total set against the previous year's fourth would read as a collapse."""
+    _, quarter = parse_period(period)
+    return shift_period(period, -1) if quarter > 1 else None
+
+
 def period_range(first: str, last: str) -> list[str]:
     """Every period from first to last inclusive."""
     out = [first]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from kpi.catalogue import Catalogue, Formula, Kpi, Registry, kpis_for_entity, parse_period, shift_period
+from kpi.catalogue import (
+    Catalogue,
+    Formula,
+    Kpi,
+    Registry,
+    kpis_for_entity,
+    parse_period,
+    previous_quarter_of_year,
+    shift_period,
+)
 from kpi.store import FULL_ACCESS, AccessScope, Cursor, KpiQuery, db
 
 LEVELS: tuple[str, ...] = ("national", "entity_type", "region", "entity")
@@ -183,6 +192,7 @@ class KpiEngine:
     ) -> dict[tuple[str, str, str | None], dict[str, float | None]]:
         """Quarter-on-quarter and year-on-year change of each KPI's value (in the KPI's own unit)."""
         previous, year_ago = shift_period(period, -1), shift_period(period, -4)
+        within_year = previous_quarter_of_year(period) is not None  # a Q1 total has no quarter before it
         values = self.compute(
             cur, [period, previous, year_ago], levels=levels,
             metrics=[k.id for k in self.catalogue.kpis], scope=scope,
@@ -192,7 +202,7 @@ class KpiEngine:
         for v in values:
             if v.period != period:
                 continue
-            prev = by.get((previous, v.metric, v.level, v.key))
+            prev = by.get((previous, v.metric, v.level, v.key)) if within_year else None
             last_year = by.get((year_ago, v.metric, v.level, v.key))
             out[(v.metric, v.level, v.key)] = {
                 "value": v.value,

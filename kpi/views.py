@@ -25,6 +25,7 @@ from kpi.catalogue import (
     Kpi,
     Registry,
     kpis_for_entity,
+    previous_quarter_of_year,
     shift_period,
     submission_deadline,
 )
@@ -426,7 +427,8 @@ def kpi_tile(kpi: Kpi, period: str, values: Mapping[tuple[str, str], KpiValue], 
              lang: str) -> KpiTile:
     """The tile of one KPI from the headline values of its recent periods."""
     current = values.get((kpi.id, period))
-    previous = values.get((kpi.id, shift_period(period, -1)))
+    previous_quarter = previous_quarter_of_year(period)
+    previous = values.get((kpi.id, previous_quarter)) if previous_quarter else None
     year_ago = values.get((kpi.id, shift_period(period, -4)))
     value = current.value if current else None
     prev_value = previous.value if previous else None

@@ -202,3 +202,17 @@ def test_restricted_scope_sees_only_its_entities(loaded: Store, engine: KpiEngin
     rows = engine.compute(loaded.cursor(), [PERIOD], scope=scope)
     assert {v.level for v in rows} == {"entity"}
     assert {v.key for v in rows} == {"akimat_abai"}
+
+
+def test_first_quarter_has_no_quarter_on_quarter_change(store: Store, engine: KpiEngine, catalogue, registry,
+                                                         make_return) -> None:
+    """Figures run from 1 January: a Q1 total set against the previous year's Q4 read as a collapse on every
+    tile (G1.K1 −61 pp on a provisional Q1). Q1 gets no q/q change; its y/y compares Q1 with Q1."""
+    returns = [make_return("akimat_abai", "2024Q1", {"subdivisions_total": 20, "subdivisions_analysed": 4}),
+               make_return("akimat_abai", "2024Q4", {"subdivisions_total": 20, "subdivisions_analysed": 18}),
+               make_return("akimat_abai", "2025Q1", {"subdivisions_total": 20, "subdivisions_analysed": 6})]
+    assert ingest_files(store, catalogue, registry, returns).ok
+    g1k1 = engine.changes(store.cursor(), "2025Q1")[("G1.K1", "national", None)]
+    assert g1k1["value"] == pytest.approx(30.0)  # 6/20
+    assert g1k1["previous"] is None and g1k1["qoq"] is None  # not 30 − 90
+    assert g1k1["yoy"] == pytest.approx(30.0 - 20.0)  # against 2024Q1, 4/20
