@@ -68,6 +68,18 @@ def _hand_over(path: Path) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
+def _check_reachable(path: Path) -> None:
+    """As root, the server's user must be able to walk down to its data directory (mkdtemp's 0700 stops it)."""
+    if os.geteuid() != 0:
+        return
+    uid = pwd.getpwnam(SYSTEM_USER).pw_uid
+    for parent in path.parents:
+        info = parent.stat()
+        if info.st_uid != uid and not info.st_mode & 0o001:
+            raise PgUnavailable(f"the `{SYSTEM_USER}` user cannot reach {path}: {parent} is not searchable by "
+                                f"others (mode {oct(info.st_mode & 0o777)}); choose a directory under one that is")
+
+
 class PgServer:
     """One PostgreSQL server with its data directory under `base` (created if absent, reused if initialised).
 
@@ -122,6 +134,7 @@ class PgServer:
         if self.initialised:
             return False
         self.base.mkdir(parents=True, exist_ok=True)
+        _check_reachable(self.base)
         password = self.base / "password"
         if not password.exists():
             password.write_text(secrets.token_urlsafe(24) + "\n")
