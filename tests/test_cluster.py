@@ -160,6 +160,7 @@ def test_cluster_proxy_stickiness_websocket_failover_and_stop(cluster: dict[str,
     moved = get(port, "/_stcore/health", cookie)
     assert moved[1]["x-parasat-server"] == other and f"SERVERID={other}" in moved[1]["set-cookie"]
     assert process.poll() is None
+    print(f"cluster ready in {cluster['start_seconds']:.1f} s; killed server DOWN after {cluster['down_seconds']:.1f} s")
 
     # SIGTERM to the script stops every process it started: nothing alive, nothing listening.
     pids = [state["proxy"]["pid"], *(w["pid"] for w in workers.values())]
