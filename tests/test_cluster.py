@@ -11,16 +11,22 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from postgres import require_postgres
+
+from scripts.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY = os.environ.get("PARASAT_HAPROXY", "/usr/sbin/haproxy")
@@ -182,3 +188,50 @@ def test_cluster_over_one_embedded_file_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--demo-separate-files" in result.stderr and "issue 13" in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
+
+
+def test_cluster_starts_its_own_postgres_under_var_and_stops_it_on_ctrl_c() -> None:
+    """Without KPI_DB the script starts PostgreSQL under <var>/pg (the tests' code), keeps its data across
+    starts, and Ctrl-C (SIGINT) stops it. `--postgres-only`: the app servers cannot use it yet."""
+    require_postgres()
+    var = Path(tempfile.mkdtemp(prefix="parasat-cluster-"))
+    var.chmod(0o711)  # the postgres user must be able to walk down to var/pg (pytest's tmp_path is 0700)
+    env = {k: v for k, v in os.environ.items() if k != "KPI_DB"}
+    process: subprocess.Popen[str] | None = None
+    try:
+        for attempt in ("new database", "existing database"):
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "scripts" / "cluster.py"), "--postgres-only", "--var", str(var)],
+                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                start_new_session=True)
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:
+                lines.append(line)
+                if "KPI_DB=" in line or "stopped" in line:
+                    break
+            output = "".join(lines)
+            assert f"({attempt}," in output, output
+            url = output.split("KPI_DB=", 1)[1].strip()
+            assert url.startswith("postgresql://parasat:") and "@127.0.0.1:" in url
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                if attempt == "new database":
+                    conn.execute("CREATE TABLE kept (n int)")
+                    conn.execute("INSERT INTO kept VALUES (42)")
+                else:
+                    assert conn.execute("SELECT n FROM kept").fetchall() == [(42,)]
+            pid = PgServer(var / "pg").postmaster_pid()
+            assert pid is not None and alive(pid)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+            assert "PostgreSQL stopped" in process.stdout.read()
+            process.stdout.close()
+            assert not alive(pid)
+    finally:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+        leftover = PgServer(var / "pg")
+        if leftover.postmaster_pid() is not None:
+            leftover.stop()
+        shutil.rmtree(var, ignore_errors=True)
