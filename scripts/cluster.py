@@ -129,7 +129,8 @@ class Cluster:
         if self.args.demo_separate_files:
             db = self.state / name / "parasat.duckdb"
             db.parent.mkdir(parents=True, exist_ok=True)
-            env.pop("KPI_DB", None)  # KPI_DB would point every server at one file again
+            if env.pop("KPI_DB", None):  # KPI_DB would point every server at one database again
+                say(f"{name}: KPI_DB ignored with --demo-separate-files (each server has its own file)")
             env["PARASAT_DB_PATH"] = str(db)  # the app's default database: sample returns on first start
         return env
 
