@@ -85,8 +85,8 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
             pytest.fail(f"CI needs HAProxy ({HAPROXY}): `make test` installs Debian's haproxy", pytrace=False)
         pytest.skip(f"HAProxy not installed ({HAPROXY}); `make system-deps` installs it")
     port = free_port()
-    env = {**os.environ, "PARASAT_ADMIN_PASSWORD": "cluster-test-Pa55"}
-    env.pop("KPI_DB", None)
+    env = {**os.environ, "PARASAT_ADMIN_PASSWORD": "cluster-test-Pa55", "STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "7",
+           "KPI_DB": str(tmp_path / "one-file-for-all.duckdb")}
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "cluster.py"), "--port", str(port), "--workers", "2",
@@ -121,6 +121,18 @@ def test_cluster_proxy_stickiness_websocket_failover_and_stop(cluster: dict[str,
     assert cluster["start_seconds"] < 50
 
     assert server_states(state["proxy"]["stats"]) == {"w1": "UP", "w2": "UP"}
+
+    # The servers got this environment (STREAMLIT_*, PARASAT_*), one cookie secret, and each its own database
+    # file (KPI_DB, which would give them one file, is dropped in this mode).
+    environs = {name: dict(item.split("=", 1) for item in
+                           Path(f"/proc/{w['pid']}/environ").read_text().split("\0") if "=" in item)
+                for name, w in workers.items()}
+    for name, environ in environs.items():
+        assert environ["STREAMLIT_SERVER_MAX_UPLOAD_SIZE"] == "7"
+        assert environ["PARASAT_ADMIN_PASSWORD"] == "cluster-test-Pa55"
+        assert environ["PARASAT_DB_PATH"] == str(cluster["var"] / "cluster" / name / "parasat.duckdb")
+        assert "KPI_DB" not in environ
+    assert environs["w1"]["STREAMLIT_SERVER_COOKIE_SECRET"] == environs["w2"]["STREAMLIT_SERVER_COOKIE_SECRET"]
 
     # Health through the proxy, and each server directly on its own loopback port.
     status, headers, body = get(port, "/_stcore/health")
@@ -175,6 +187,7 @@ def test_cluster_proxy_stickiness_websocket_failover_and_stop(cluster: dict[str,
     assert process.wait(timeout=20) == 0
     output = "".join(cluster["lines"]) + (process.stdout.read() if process.stdout else "")
     assert f"server {pinned} exited" in output and "stopped" in output
+    assert "w1: KPI_DB ignored with --demo-separate-files" in output
     assert [pid for pid in pids if alive(pid)] == []
     assert [p for p in ports if listening(p)] == []
 
