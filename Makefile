@@ -2,11 +2,27 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 PORT ?= 8501
+WORKERS ?= 2
+CLUSTER_ARGS ?=
 
-.PHONY: run test install install-test system-deps lint typecheck pytest sample bench load audit
+.PHONY: run cluster cluster-deps test install install-test system-deps lint typecheck pytest sample bench load audit
 
 run: install  ## install and start the dashboard on the embedded database (sample data on first run)
 	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
+
+# WORKERS app servers behind HAProxy on PORT (scripts/cluster.py; README "Deploying for many users").
+# Until the PostgreSQL store lands (issue 13) only CLUSTER_ARGS=--demo-separate-files (each server on its own
+# copy of the sample database) or CLUSTER_ARGS=--postgres-only (just the private PostgreSQL under var/) run.
+cluster: install cluster-deps
+	$(PYTHON) scripts/cluster.py --port $(PORT) --workers $(WORKERS) $(CLUSTER_ARGS)
+
+cluster-deps:  ## only what the cluster needs from Debian (system-deps installs it too, with the test tools)
+	@if ! test -x /usr/sbin/haproxy || ! test -x /usr/lib/postgresql/15/bin/initdb; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			haproxy postgresql-15 >/dev/null; \
+	fi
 
 test: install-test lint typecheck pytest  ## install what the tests need (Debian chromium included) and run them all
 
@@ -23,12 +39,14 @@ install-test: system-deps
 		|| npm install --no-save --no-audit --no-fund --silent --prefix .cache/axe axe-core@$(AXE_VERSION)
 
 # Debian packages: Chromium for the browser tests and chart export, LibreOffice Impress for briefing PDFs,
-# poppler for rendering them to images, DejaVu fonts for Cyrillic.
-SYSTEM_PACKAGES = chromium libreoffice-impress poppler-utils fonts-dejavu-core
+# poppler for rendering them to images, DejaVu fonts for Cyrillic; HAProxy for `make cluster` and its test,
+# PostgreSQL 15's server binaries for the tests' own PostgreSQL (tests/postgres.py) and the cluster's.
+SYSTEM_PACKAGES = chromium libreoffice-impress poppler-utils fonts-dejavu-core haproxy postgresql-15
 
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v soffice >/dev/null 2>&1 \
-			|| ! command -v pdftoppm >/dev/null 2>&1; then \
+			|| ! command -v pdftoppm >/dev/null 2>&1 || ! test -x /usr/sbin/haproxy \
+			|| ! test -x /usr/lib/postgresql/15/bin/initdb; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
