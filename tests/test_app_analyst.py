@@ -1,0 +1,95 @@
+"""The analyst's path in AppTest (issue 15): a KPI tile opens its KPI, akimats by region are one click from the
+nation, a region with one akimat opens the akimat, the profile keeps the KPI, its breadcrumbs walk back, and
+the profile opens the supporting documents of the KPI's task for that entity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from kpi import drill, views
+from kpi.catalogue import load_catalogue, load_registry
+from kpi.i18n import t
+from kpi.service import engine
+from tests.test_app import app_db, plotly_figures, run, sample_db  # noqa: F401
+
+ENTITY = "akimat_abai"
+
+
+def _on(at, page: str):  # type: ignore[no-untyped-def]
+    """AppTest runs the page it was last told to; a page the script switched to is told here (as the browser's
+    URL would say)."""
+    at.switch_page(page)
+    return at
+
+
+def _titles(at) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f["layout"]["title"]["text"].replace("<br>", " ") for f in plotly_figures(at)]
+
+
+def test_tile_kpi_region_entity_documents(app_db: Path) -> None:  # noqa: F811
+    at = run(query={"lang": "en"})
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
+    tile = next(proto for label, proto in links.items() if label.startswith("**G2.K1**"))
+    assert tile.page.endswith("group_2.py") or "group_2" in tile.page, tile.page
+    query = {k: v[-1] for k, v in parse_qs(tile.query_string).items()}
+    assert query["kpi"] == "G2.K1" and query["lang"] == "en"
+    assert len([label for label in links if label.startswith("**G")]) == 20, "every tile opens its KPI"
+
+    # the analyst had G2.K2 open on the group page before: the tile's link chooses G2.K1
+    at.session_state["kpi_G2"] = "G2.K2"
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.switch_page("pages/group_2.py").run()
+    assert not at.exception
+    assert at.segmented_control[0].value == "G2.K1"
+    assert "ranking by entity type" in _titles(at)[-1]
+
+    # akimats by region: one click from the nation
+    shortcut = at.button(key="by_region_G2_akimat")
+    assert shortcut.label == t("analyst.by_region", "en", type=views.type_label("akimat", "en"))
+    shortcut.click().run()
+    assert not at.exception
+    assert "ranking by region" in _titles(at)[-1]
+    assert at.query_params["drill"] == "entity_type:akimat"
+
+    # a click on Abai Region's bar goes through the region (it holds one akimat) to the akimat
+    entities = views.drill_entities(engine(), "G2.K1")
+    path = drill.descend_through(entities, at.session_state["drill_G2"], "abai")
+    assert path == (drill.Step("entity_type", "akimat"), drill.Step("region", "abai"), drill.Step("entity", ENTITY))
+    at.session_state["drill_G2"] = path
+    at.run()
+    assert not any("ranking" in title for title in _titles(at)), "no ranking of one"
+
+    # the profile opens on the KPI the analyst came with
+    at.button(key="profile_G2").click().run()
+    assert not at.exception
+    assert at.title[0].value == t("entity.title", "en")
+    assert at.header[0].value == load_registry().entity_by_code[ENTITY].name("en")
+    assert at.query_params["entity"] == ENTITY and at.query_params["kpi"] == "G2.K1"
+    assert [s.value for s in at.selectbox if s.label == t("group.kpi", "en")] == ["G2.K1"]
+    crumbs = [b for b in at.button if b.key and b.key.startswith("trail_crumb_")]
+    assert [b.label for b in crumbs][0] == f"{t('nav.group', 'en', number=2)} · G2.K1"
+    assert len(crumbs) == 4 and "Abai" in crumbs[-1].label and crumbs[-1].disabled
+
+    # a breadcrumb walks back to the ranking by region of the same KPI
+    _on(at, "pages/entity.py").button(key="trail_crumb_1").click().run()
+    assert not at.exception
+    assert at.segmented_control[0].value == "G2.K1"
+    assert "ranking by region" in _titles(at)[-1]
+    assert at.session_state["drill_G2"] == path[:1]
+
+    # forward again, and on to the supporting documents of the KPI's first task for the akimat
+    at.session_state["drill_G2"] = path
+    _on(at, "pages/group_2.py").run()
+    at.button(key="profile_G2").click().run()
+    _on(at, "pages/entity.py").button(key="entity_documents").click().run()
+    assert not at.exception
+    assert at.title[0].value == t("compliance.title", "en")
+    kpi = load_catalogue().kpi_by_id["G2.K1"]
+    first = kpi.projects[0].tasks[0]
+    assert at.selectbox(key="compliance_kpi").value == "G2.K1"
+    assert at.selectbox(key="compliance_entity").value == ENTITY
+    shown = " ".join(m.value for m in at.markdown).replace("\\", "")  # officers' text is shown escaped
+    assert load_registry().entity_by_code[ENTITY].name("en") in shown
+    assert f"{first.id} — {first.title('en')}" in shown
