@@ -46,18 +46,22 @@ if shown.empty:
 
 st.header(ui.text("compliance.matrix"))
 st.caption(ui.text("compliance.click_hint"))
-ui.chart(comp.matrix_figure(shown, lang), shown, f"compliance_{filters.period}", key="compliance_matrix",
-                   selectable=True, title=ui.text("compliance.matrix"))
+matrix, beside = st.columns([3, 2], gap="medium")  # the supporting document of a clicked cell stays in view
+with matrix:
+    ui.chart(comp.matrix_figure(shown, lang), shown, f"compliance_{filters.period}", key="compliance_matrix",
+             selectable=True, title=ui.text("compliance.matrix"))
 picked = comp.cell_from_selection(st.session_state.get("compliance_matrix"))
 if picked is not None and picked != st.session_state.get("_evidence_picked"):  # a new click on the matrix
     st.session_state["_evidence_picked"] = picked
     st.session_state[ui.EVIDENCE_CELL_KEY] = picked
 cell = st.session_state.get(ui.EVIDENCE_CELL_KEY)
-if cell is not None:
-    chosen = next((r for r in results if (r.entity, r.task) == cell), None)
-    if chosen is not None:
+chosen = next((r for r in results if (r.entity, r.task) == cell), None) if cell is not None else None
+with beside:
+    if chosen is None:
+        ui.empty_state("compliance.click_hint")
+    else:
         with st.container(border=True, key="compliance_evidence"):
-            st.markdown(f"**{ui.text('compliance.evidence')}: {reg.entity_by_code[chosen.entity].name(lang)}**")
+            st.markdown(f"**{ui.text('compliance.evidence')}: {ui.plain(reg.entity_by_code[chosen.entity].name(lang))}**")
             st.markdown("\n".join(f"- **{label}:** {ui.plain(value)}"  # officers' text, shown as text
                                    for label, value in comp.evidence_details(chosen, cat, lang).items()))
 
