@@ -48,7 +48,8 @@ st.header(ui.text("compliance.matrix"))
 st.caption(ui.text("compliance.click_hint"))
 matrix, beside = st.columns([3, 2], gap="medium")  # the supporting document of a clicked cell stays in view
 with matrix:
-    ui.chart(comp.matrix_figure(shown, lang), shown, f"compliance_{filters.period}", key="compliance_matrix",
+    ui.chart(comp.matrix_figure(shown, lang, catalogue=cat), comp.matrix_export(shown, lang),
+             f"compliance_{filters.period}", key="compliance_matrix",
              selectable=True, title=ui.text("compliance.matrix"))
 picked = comp.cell_from_selection(st.session_state.get("compliance_matrix"))
 if picked is not None and picked != st.session_state.get("_evidence_picked"):  # a new click on the matrix
