@@ -447,7 +447,7 @@ def test_screenshots_of_every_page(browser_page: Any, server: str, prepared: dic
 def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
     page = browser_page
     open_page(page, server, f"compliance?lang=en&period={prepared['period']}&type=akimat")
-    assert page.get_by_text("Entities × tasks").count() == 1
+    assert page.locator("h2", has_text="Entities × tasks").count() == 1
     wait_for_charts(page, 1)
     box = page.evaluate(
         """() => {
