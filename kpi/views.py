@@ -1235,19 +1235,21 @@ def upload_preview(report: Any, catalogue: Catalogue, registry: Registry, lang: 
     """Each file of an ingest report (dry run or real) shaped for the upload page."""
     previews = []
     for outcome in report.outcomes:
+        # each error where the officer finds it: the template row's label (not the measure code), sheet, cell
         issues = pd.DataFrame([
-            {t("col.sheet", lang): i.sheet, t("col.cell", lang): i.cell, t("col.measure", lang): i.measure,
-             t("col.value_given", lang): None if i.value is None else str(i.value),
+            {t("analyst.col.row", lang): catalogue.measure_by_code[i.measure].label(lang)
+             if i.measure in catalogue.measure_by_code else "—",
+             t("col.sheet", lang): i.sheet or "—", t("col.cell", lang): i.cell or "—",
+             t("col.value_given", lang): "—" if i.value is None else str(i.value),
              t("col.message", lang): i.message(lang)}
             for i in outcome.issues
-        ], columns=[t(c, lang) for c in ("col.sheet", "col.cell", "col.measure", "col.value_given", "col.message")])
+        ], columns=[t(c, lang) for c in ("analyst.col.row", "col.sheet", "col.cell", "col.value_given", "col.message")])
         changes = pd.DataFrame([
-            {t("col.measure", lang): measure,
-             t("col.label", lang): catalogue.measure_by_code[measure].label(lang)
+            {t("col.label", lang): catalogue.measure_by_code[measure].label(lang)
              if measure in catalogue.measure_by_code else measure,
-             t("col.old", lang): old, t("col.new", lang): new}
+             t("col.old", lang): "—" if old is None else old, t("col.new", lang): "—" if new is None else new}
             for measure, old, new in outcome.changes
-        ], columns=[t(c, lang) for c in ("col.measure", "col.label", "col.old", "col.new")])
+        ], columns=[t(c, lang) for c in ("col.label", "col.old", "col.new")])
         previews.append(FilePreview(
             file=outcome.file, status=outcome.status, status_text=t(f"upload.status_{outcome.status}", lang),
             accepted=outcome.accepted, entity=outcome.entity,

@@ -1072,6 +1072,9 @@ def show_upload_result() -> None:
             st.rerun()
 
 
+ISSUES_AS_TABLE = 30  # up to this many errors show in a table that wraps; more, in a grid that scrolls
+
+
 def file_preview(preview: views.FilePreview) -> None:
     """One file's verdict: its errors cell by cell, or what saving it will change."""
     language = lang()
@@ -1079,7 +1082,12 @@ def file_preview(preview: views.FilePreview) -> None:
         st.markdown(f"**{plain(preview.file)}** — {preview.status_text}")  # no icon: its name would be read aloud
         if not preview.accepted:
             st.error(text("upload.errors", count=len(preview.issues)))
-            st.dataframe(preview.issues, hide_index=True, width="stretch")
+            if len(preview.issues) <= ISSUES_AS_TABLE:  # a static table wraps each message whole
+                st.table(preview.issues.set_index(preview.issues.columns[0]))
+            else:
+                st.dataframe(preview.issues, hide_index=True, width="stretch", column_config={
+                    text("col.message"): st.column_config.TextColumn(width="large"),
+                    text("analyst.col.row"): st.column_config.TextColumn(width="medium")})
             return
         where = f"{preview.entity_name} (`{preview.entity}`), {views.period_label(preview.period or '', language)}"
         if preview.status == "new":

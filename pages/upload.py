@@ -26,8 +26,10 @@ with upload_tab:
             ui.file_preview(preview)
         savable = [p for p in previews if p.accepted and p.status != "unchanged"]
         rejected = sum(1 for p in previews if not p.accepted)
-        if rejected:
-            st.warning(ui.text("upload.some_rejected", rejected=rejected, total=len(previews)), icon=":material/error:")
+        if rejected == len(previews):  # no "the others can be saved" when there are no others
+            st.warning(ui.text("analyst.upload.all_rejected", total=rejected))
+        elif rejected:
+            st.warning(ui.text("upload.some_rejected", rejected=rejected, total=len(previews)))
         if savable and st.button(ui.text("upload.confirm", count=len(savable)), type="primary", key="upload_confirm",
                                  icon=":material/task_alt:"):
             ui.confirm_batch(batch)

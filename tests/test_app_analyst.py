@@ -11,7 +11,7 @@ from kpi import drill, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.i18n import t
 from kpi.service import engine
-from tests.test_app import app_db, plotly_figures, run, sample_db  # noqa: F401
+from tests.test_app import app_db, corrected_return, plotly_figures, run, sample_db, upload_db  # noqa: F401
 
 ENTITY = "akimat_abai"
 
@@ -93,3 +93,27 @@ def test_tile_kpi_region_entity_documents(app_db: Path) -> None:  # noqa: F811
     shown = " ".join(m.value for m in at.markdown).replace("\\", "")  # officers' text is shown escaped
     assert load_registry().entity_by_code[ENTITY].name("en") in shown
     assert f"{first.id} — {first.title('en')}" in shown
+
+
+def test_upload_errors_name_the_template_row_cell_and_value(upload_db: Path) -> None:  # noqa: F811
+    """Issue 15: "Устранено рисков: Управление персоналом (C34) = 12 > Выявлено …", not measure codes; the
+    message whole; one rejected file is not told that "the others can be saved"."""
+    from pages import ui
+
+    latest = views.available_periods(ui.get_store().cursor())[-1]
+    at = run("pages/upload.py", query={"lang": "ru"})
+    content = corrected_return("akimat_abai", latest, {"risks_found_d03": 10, "risks_eliminated_d03": 12})
+    at.file_uploader[0].set_value(("bad.xlsx", content, "application/octet-stream")).run()
+    assert not at.exception
+    issues = at.table[0].value.reset_index()
+    labels = load_catalogue().measure_by_code
+    row = issues[issues[t("analyst.col.row", "ru")] == labels["risks_eliminated_d03"].label.ru].iloc[0]
+    cell, message = row[t("col.cell", "ru")], row[t("col.message", "ru")]
+    assert cell.startswith("C") and row[t("col.value_given", "ru")] == "12"
+    assert message.startswith(f"{labels['risks_eliminated_d03'].label.ru} ({cell}) = 12 > "
+                              f"{labels['risks_found_d03'].label.ru} (C"), message
+    assert message.endswith("= 10: часть больше целого."), message
+    shown = " ".join(str(v) for v in issues.to_numpy().ravel())
+    assert "risks_" not in shown and "None" not in shown
+    assert [w.value for w in at.warning] == [t("analyst.upload.all_rejected", "ru", total=1)]
+    assert "остальные" not in " ".join(w.value for w in at.warning).lower()

@@ -320,12 +320,13 @@ def test_upload_preview_shows_errors_cell_by_cell_and_figures_that_change(
     assert (first.status, first.version, first.replaces_version) == ("new_version", 2, 1)
     assert first.entity_name == registry.entity_by_code["akimat_abai"].name("en")
     assert first.changes.to_dict("records") == [
-        {"Measure": "subdivisions_analysed", "Label": catalogue.measure_by_code["subdivisions_analysed"].label("en"),
-         "Old": 15, "New": 18}]
+        {"Label": catalogue.measure_by_code["subdivisions_analysed"].label("en"), "Old": 15, "New": 18}]
     assert not second.accepted and second.status_text == t("upload.status_rejected", "en")
     issue = second.issues.iloc[0]
     assert issue["Sheet"] and issue["Cell"] and issue["What to fix"]
-    assert "subdivisions" in str(issue["Measure"])
+    labels = {m.label("en") for m in catalogue.measures}  # the template's row, not the measure code (issue 15)
+    assert issue["Template row"] in labels or issue["Template row"] == "—"
+    assert not any("subdivisions_" in str(v) for v in second.issues.to_numpy().ravel())
 
 
 def test_template_periods_offer_ended_quarters_only_newest_first() -> None:
