@@ -117,3 +117,42 @@ def test_upload_errors_name_the_template_row_cell_and_value(upload_db: Path) -> 
     assert "risks_" not in shown and "None" not in shown
     assert [w.value for w in at.warning] == [t("analyst.upload.all_rejected", "ru", total=1)]
     assert "остальные" not in " ".join(w.value for w in at.warning).lower()
+
+
+def test_administration_chooses_entities_by_type_and_region_and_edits_a_user(upload_db: Path) -> None:  # noqa: F811
+    """Issue 15: typing «Абай» once gave an officer the Abai akimat plus two universities and a ministry; now the
+    type and region come first, so the picker holds the akimat alone; role and entities change later; the table
+    says the role in words and follows every change."""
+    from kpi import auth
+    from pages import ui
+
+    at = run("pages/admin.py", query={"lang": "ru"})
+    at.selectbox(key="admin_new_role").set_value("officer").run()
+    at.selectbox(key="admin_new_type").set_value("akimat").run()
+    at.selectbox(key="admin_new_region").set_value("abai").run()
+    picker = at.multiselect(key="admin_new_entities@akimat@abai")
+    assert picker.options == [load_registry().entity_by_code[ENTITY].name("ru")], "a search cannot widen it"
+    assert picker.proto.placeholder == t("analyst.admin.choose_entities", "ru")
+    picker.set_value([ENTITY]).run()
+    at.text_input(key="admin_new_username").input("abai.new")
+    at.text_input(key="admin_new_password").input("a long enough password 1")
+    at.button(key="admin_add").click().run()
+    assert not at.exception
+    assert auth.get_user(ui.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "officer",
+                                                                  frozenset({ENTITY}))
+    assert t("admin.user_added", "ru", username="abai.new") in [s.value for s in at.success]
+    table = at.dataframe[0].value.set_index(t("admin.col.username", "ru"))
+    row = table.loc["abai.new"]
+    assert row[t("admin.col.role", "ru")] == t("role.officer", "ru")  # the table follows, in words
+    assert row[t("admin.col.entities", "ru")] == load_registry().entity_by_code[ENTITY].name("ru")
+    assert set(table[t("admin.col.role", "ru")]) <= {t(f"role.{r}", "ru") for r in auth.ROLES}
+    assert "None" not in table.astype(str).to_numpy().ravel()
+
+    # later: the same user becomes an analyst (no entities)
+    at.selectbox(key="admin_edit_username").set_value("abai.new").run()
+    at.selectbox(key="admin_edit_abai.new_role").set_value("analyst").run()
+    at.button(key="admin_edit_save").click().run()
+    assert not at.exception
+    assert auth.get_user(ui.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "analyst", frozenset())
+    table = at.dataframe[0].value.set_index(t("admin.col.username", "ru"))
+    assert table.loc["abai.new", t("admin.col.role", "ru")] == t("role.analyst", "ru")
