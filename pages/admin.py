@@ -131,11 +131,27 @@ with users_tab:
                 st.session_state[FLASH_KEY] = ui.text("security.unlocked", username=chosen)
                 st.rerun()
 
+def metric_label(metric: str) -> str:
+    """A target's figure in words: the KPI, or a KPI's secondary figure by its label (not its measure code)."""
+    kpi_id, _, key = str(metric).partition(":")
+    kpi = ui.catalogue().kpi_by_id.get(kpi_id)
+    if kpi is None:
+        return str(metric)
+    if not key:
+        return f"{kpi.id} · {kpi.short(lang)}"
+    formula = next((f for f in (*kpi.secondary, *kpi.breakdown) if f.key == key), None)
+    return f"{kpi.id} · {formula.label(lang)}" if formula is not None and formula.label else f"{kpi.id} · {key}"
+
+
 with targets_tab:
-    st.dataframe(localised(pd.DataFrame(list_targets(store))), hide_index=True, width="stretch",
+    targets = pd.DataFrame(list_targets(store))
+    if not targets.empty:
+        targets["metric"] = [metric_label(m) for m in targets["metric"]]
+    st.dataframe(localised(targets.astype(object).where(targets.notna(), "—")), hide_index=True, width="stretch",
                  key="admin_targets_table")
     with st.form("admin_set_target"):
-        metric = st.selectbox(ui.text("admin.metric"), sorted(known_metrics()), key="admin_target_metric")
+        metric = st.selectbox(ui.text("admin.metric"), sorted(known_metrics()), key="admin_target_metric",
+                              format_func=metric_label)
         year = st.number_input(ui.text("admin.year"), 2020, 2100, 2026, key="admin_target_year")
         value = st.number_input(ui.text("admin.value"), 0.0, 1_000_000.0, 70.0, key="admin_target_value")
         if st.form_submit_button(ui.text("admin.save"), type="primary"):

@@ -68,11 +68,11 @@ with beside:
 
 st.header(ui.text("compliance.scores"))
 scores = comp.entity_scores(shown, lang)
-st.dataframe(scores.rename(columns={"entity_name": ui.text("compliance.entity"),
+st.dataframe(scores.drop(columns=["entity"]).rename(columns={"entity_name": ui.text("compliance.entity"),
                                     "score": ui.text("compliance.col.score"),
                                     **{s: ui.text(f"compliance.status.{s}") for s in comp.STATUS_ORDER}}),
              hide_index=True, width="stretch",
-             column_config={"entity": None, ui.text("compliance.col.score"): st.column_config.NumberColumn(format="%.1f")},
+             column_config={ui.text("compliance.col.score"): st.column_config.NumberColumn(format="%.1f")},
              key="compliance_scores")
 ui.take_over("compliance_entity", list(scores["entity"]))
 if st.session_state.get("compliance_entity") not in set(scores["entity"]):
@@ -96,6 +96,8 @@ flags = flags[flags["entity"].isin(shown["entity"])]
 if flags.empty:
     ui.empty_state("compliance.no_flags")
 else:
+    measures = cat.measure_by_code  # a flag's subject: a task code, or a measure named by its template row
+    flags = flags.assign(subject=[measures[x].label(lang) if x in measures else (x or "—") for x in flags["subject"]])
     shown_flags = flags.drop(columns=["return_id", "entity", "flag"]).rename(columns={
         "entity_name": ui.text("compliance.entity"), "flag_label": ui.text("compliance.col.flag"),
         "subject": ui.text("compliance.col.subject"), "message": ui.text("compliance.col.message")})

@@ -794,13 +794,29 @@ def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selecta
     """
     config = {"displaylogo": False, "responsive": True,
               "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
-              "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+              "modeBarButtonsToRemove": list(MODEBAR_REMOVED), **plotly_locale(lang())}
     event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
                             on_select="rerun" if selectable else "ignore", selection_mode="points")
     downloads(figure, data, name, key=key, description=chart_description(figure, data, title), about=about)
     if selectable and event is not None:
         return drill.key_from_selection(cast(Mapping[str, Any], event))
     return None
+
+
+# A small toolbar: the picture download (and a map's zoom); the rest of Plotly's buttons, English-only and
+# seldom used, go. Plotly.js has no Kazakh locale, so its remaining tooltips come from the message files.
+MODEBAR_REMOVED = ("zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d", "lasso2d", "select2d",
+                   "hoverClosestCartesian", "hoverCompareCartesian", "toggleSpikelines", "hoverClosestGeo",
+                   "hoverClosestPie")
+PLOTLY_WORDS = {"Download plot as a png": "analyst.plotly.download_png", "Download plot": "analyst.plotly.download_png",
+                "Zoom in": "analyst.plotly.zoom_in", "Zoom out": "analyst.plotly.zoom_out",
+                "Reset view": "analyst.plotly.reset_view", "Double-click to zoom back out": "analyst.plotly.double_click"}
+
+
+def plotly_locale(language: str) -> dict[str, Any]:
+    """Plotly's `locale` and `locales` config: its toolbar tooltips in the user's language."""
+    return {"locale": language,
+            "locales": {language: {"dictionary": {word: t(key, language) for word, key in PLOTLY_WORDS.items()}}}}
 
 
 def chart_description(figure: go.Figure, data: pd.DataFrame, title: str | None = None) -> str:

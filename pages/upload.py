@@ -47,7 +47,7 @@ def template_form() -> None:
         return
     codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
     code = ui.select(ui.text("upload.template_entity"), codes, "template_entity",
-                     format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
+                     format_func=lambda c: views.entity_label(reg, c, lang))
     choices = views.template_periods(ui.periods(), opened=ui.opened_periods())
     period = ui.select(ui.text("upload.template_period"), choices, "template_period",
                        format_func=lambda p: views.period_label(p, lang))

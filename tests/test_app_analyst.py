@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pytest
+
 from kpi import drill, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.i18n import t
@@ -156,3 +158,46 @@ def test_administration_chooses_entities_by_type_and_region_and_edits_a_user(upl
     assert auth.get_user(ui.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "analyst", frozenset())
     table = at.dataframe[0].value.set_index(t("admin.col.username", "ru"))
     assert table.loc["abai.new", t("admin.col.role", "ru")] == t("role.analyst", "ru")
+
+
+ENGLISH = ("Choose options", "Choose an option", "Select", "None", "Zoom", "No options")
+PAGES = ["pages/overview.py", *[f"pages/group_{n}.py" for n in range(1, 5)], "pages/entity.py", "pages/map.py",
+         "pages/upload.py", "pages/submissions.py", "pages/compliance.py", "pages/briefing.py", "pages/admin.py"]
+
+
+def _visible(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """What a user reads: texts, labels, options and placeholders of pickers, table headers and cells."""
+    from tests.test_app import texts
+
+    shown = texts(at)
+    for kind in ("selectbox", "multiselect", "segmented_control", "radio"):
+        for widget in at.get(kind):
+            shown += [str(widget.label), *[str(o) for o in getattr(widget, "options", [])]]
+            placeholder = getattr(widget.proto, "placeholder", "")
+            shown += [placeholder] if placeholder else []
+    for frame in at.dataframe:
+        value = frame.value
+        data = value.data if hasattr(value, "data") else value  # a Styler's frame
+        shown += [str(c) for c in data.columns] + [str(v) for v in data.astype(str).to_numpy().ravel()]
+    return shown
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+@pytest.mark.parametrize("page", PAGES)
+def test_no_english_and_no_codes_where_the_user_chose_kk_or_ru(app_db: Path, page: str, lang: str) -> None:  # noqa: F811
+    import json
+    import re
+
+    at = run(page, query={"lang": lang})
+    shown = _visible(at)
+    english = [s for s in shown for word in ENGLISH if re.search(rf"\b{word}\b", s)]
+    assert english == [], f"{page} ({lang}): {english[:5]}"
+    registry, catalogue = load_registry(), load_catalogue()
+    codes = {e.code for e in registry.entities} | {m.code for m in catalogue.measures}
+    if page == "pages/admin.py":  # the registry table names each entity's code in a column of its own
+        codes -= {e.code for e in registry.entities}
+    raw = [s for s in shown if any(re.search(rf"(?<![\w/]){re.escape(c)}(?![\w/])", s) for c in codes)]
+    assert raw == [], f"{page} ({lang}): {raw[:5]}"
+    for element in at.get("plotly_chart"):  # the chart toolbar: no zoom buttons, tooltips in the language
+        config = json.loads(element.proto.config)
+        assert config["locale"] == lang and "zoom2d" in config["modeBarButtonsToRemove"]
