@@ -745,10 +745,27 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
         fig.add_annotation(text=f"* {t('periods.provisional', lang)}", xref="paper", yref="paper", x=1, y=-0.32,
                            xanchor="right", yanchor="top", showarrow=False, font={"size": 12, "color": style.MUTED})
     _time_axis(fig, list(trend["period"]), lang)
-    fig.update_yaxes(rangemode="tozero")
-    if unit == "percent":
-        fig.update_yaxes(range=[0, 108])
+    fitted = fitted_range([*trend["value"], *trend["target"]], unit)
+    if fitted is not None:
+        fig.update_yaxes(range=list(fitted))
+    else:
+        fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def fitted_range(values: Sequence[Any], unit: str) -> tuple[float, float] | None:
+    """A value axis fitted to the data and the target (a 65-70 % trend is not drawn flat on 0-100): the span
+    padded by a fifth on each side (room for the value labels above the points), never below zero, a share
+    never past 100 % by more than the padding. None when there is nothing to fit."""
+    found = [float(v) for v in values if v is not None and pd.notna(v)]
+    if not found:
+        return None
+    low, high = min(found), max(found)
+    span = max(high - low, 10.0 if unit == "percent" else max(abs(high) * 0.2, 1.0))
+    low, high = max(0.0, low - span / 5), high + span / 5
+    if unit == "percent":
+        high = min(high, 108.0)
+    return low, high
 
 
 def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node: str,
@@ -761,7 +778,9 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     fig = go.Figure(go.Bar(
         y=[shorten(label) for label in frame["label"]], x=values, orientation="h",
         marker={"color": list(frame["colour"]), "line": {"width": 0}},
-        text=texts, textposition="outside", cliponaxis=False,
+        # values written inside each bar at its base, clear of the target line; "no data" outside its empty bar
+        text=texts, textposition=["inside" if pd.notna(v) else "outside" for v in frame["value"]],
+        insidetextanchor="start", insidetextfont={"color": "#FFFFFF"}, cliponaxis=False,
         customdata=frame[["key", "label", "status_text"]].to_numpy(),
         hovertemplate="%{customdata[1]}<br>%{text} · %{customdata[2]}<extra></extra>",
         name=t("chart.value", lang),
@@ -778,8 +797,9 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False,
                       bargap=0.25 if len(frame) > 2 else 0.5)
-    if unit == "percent":
-        fig.update_xaxes(range=[0, 112])
+    fitted = fitted_range([*values, *frame["target"]], unit)
+    if fitted is not None:  # bars start at zero; the axis ends a little past the longest bar or the target
+        fig.update_xaxes(range=[0, fitted[1]])
     return fig
 
 
@@ -800,7 +820,10 @@ def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, com
     fig = go.Figure(go.Bar(
         y=[wrap(label, 24 if compact else 40) for label in rows["label"]],
         x=[v if pd.notna(v) else 0 for v in rows["value"]],
-        orientation="h", marker={"color": colours}, text=texts, textposition="outside", cliponaxis=False,
+        orientation="h", marker={"color": colours}, text=texts, cliponaxis=False,
+        # values inside each bar at its base, clear of the target line; "no data" outside its empty bar
+        textposition=["inside" if pd.notna(v) else "outside" for v in rows["value"]], insidetextanchor="start",
+        insidetextfont={"color": "#FFFFFF"},
         customdata=rows[["metric", "label"]].to_numpy(),
         hovertemplate="%{customdata[1]}: %{text}<extra></extra>",
     ))
@@ -815,8 +838,9 @@ def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, com
            x_title=unit_label(unit, lang), title_width=48 if compact else 80)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False, dragmode=False)
-    if unit == "percent":
-        fig.update_xaxes(range=[0, 112])
+    fitted = fitted_range([*rows["value"], line], unit)
+    if fitted is not None:  # bars start at zero; the axis ends a little past the longest bar or the target
+        fig.update_xaxes(range=[0, fitted[1]])
     return fig
 
 

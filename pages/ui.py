@@ -741,10 +741,14 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
             chart_data=[v for v in tile.trend if v is not None] or None, chart_type="area",
         )
         st.caption(
-            f"{t('tile.target', language)}: **{tile.target_text}** · "
-            f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
+            (f"{t('tile.target', language)}: **{tile.target_text}** · " if tile.target is not None
+             else f"**{tile.target_text}** · ")  # "no target" said once, not "Target: No target"
+            + f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
             f"{t('tile.reporting', language, reporting=tile.reporting, expected=tile.expected)}"
         )
+
+
+TILE_MIN_HEIGHT_PX = 330
 
 
 def status_borders(tiles: Sequence[views.KpiTile]) -> None:
@@ -752,7 +756,7 @@ def status_borders(tiles: Sequence[views.KpiTile]) -> None:
     rules = "".join(
         f".st-key-tile_{tile.kpi.replace('.', '_')} {{border-left: 6px solid {tile.colour} !important;}}"
         for tile in tiles
-    )
+    ) + f"[class*='st-key-tile_'] {{min-height: {TILE_MIN_HEIGHT_PX}px;}}"  # tiles of one height in a row
     st.html(f"<style>{rules}</style>")
 
 

@@ -412,3 +412,13 @@ def test_every_interface_text_the_dashboard_uses_exists_in_three_languages() -> 
     missing = sorted(k for k in used if k not in messages() or set(messages()[k]) < {"kk", "ru", "en"})
     assert missing == []
     assert len(used) > 100
+
+
+def test_value_axes_fit_the_data_with_the_target_in_view() -> None:
+    """Issue 15: a 65-70 % trend on a fixed 0-100 axis looked flat; the axis now fits data and target."""
+    low, high = views.fitted_range([65.0, 66.5, 70.0, None], "percent")  # a span under 10 points widens to 10
+    assert (low, high) == (63.0, 72.0)
+    assert views.fitted_range([62.4, 67.3, 70.0], "percent") == pytest.approx((60.4, 72.0))  # target 70 in view
+    assert views.fitted_range([3.0, 95.0, 100.0], "percent") == (0.0, 108.0)  # never below 0, a share stops at 108
+    assert views.fitted_range([None, float("nan")], "percent") is None
+    assert views.fitted_range([2.0, 4.0], "units") == (1.6, 4.4)
