@@ -753,6 +753,16 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
     return fig
 
 
+def bar_range(values: Sequence[Any], unit: str) -> list[float] | None:
+    """A bar chart's value axis: from zero to a little past the longest bar or the target, leaving room for
+    the target's label (a share stops at 112 %). None (Plotly's own) when there is nothing to fit."""
+    found = [float(v) for v in values if v is not None and pd.notna(v)]
+    if not found or max(found) <= 0:
+        return None
+    high = max(found) * 1.15
+    return [0.0, min(high, 112.0) if unit == "percent" else high]
+
+
 def fitted_range(values: Sequence[Any], unit: str) -> tuple[float, float] | None:
     """A value axis fitted to the data and the target (a 65-70 % trend is not drawn flat on 0-100): the span
     padded by a fifth on each side (room for the value labels above the points), never below zero, a share
@@ -797,9 +807,7 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False,
                       bargap=0.25 if len(frame) > 2 else 0.5)
-    fitted = fitted_range([*values, *frame["target"]], unit)
-    if fitted is not None:  # bars start at zero; the axis ends a little past the longest bar or the target
-        fig.update_xaxes(range=[0, fitted[1]])
+    fig.update_xaxes(range=bar_range([*values, *frame["target"]], unit))
     return fig
 
 
@@ -838,9 +846,7 @@ def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, com
            x_title=unit_label(unit, lang), title_width=48 if compact else 80)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False, dragmode=False)
-    fitted = fitted_range([*rows["value"], line], unit)
-    if fitted is not None:  # bars start at zero; the axis ends a little past the longest bar or the target
-        fig.update_xaxes(range=[0, fitted[1]])
+    fig.update_xaxes(range=bar_range([*rows["value"], line], unit))
     return fig
 
 

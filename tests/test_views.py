@@ -422,3 +422,6 @@ def test_value_axes_fit_the_data_with_the_target_in_view() -> None:
     assert views.fitted_range([3.0, 95.0, 100.0], "percent") == (0.0, 108.0)  # never below 0, a share stops at 108
     assert views.fitted_range([None, float("nan")], "percent") is None
     assert views.fitted_range([2.0, 4.0], "units") == (1.6, 4.4)
+    assert views.bar_range([67.5, 67.3, 70.0], "percent") == pytest.approx([0.0, 80.5])  # the target's label fits
+    assert views.bar_range([99.0, 100.0], "percent") == [0.0, 112.0]
+    assert views.bar_range([None], "units") is None
