@@ -719,7 +719,7 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
     """One KPI's tile: code, short title, value, target, changes, sparkline and status colour; a provisional
     period's value says so."""
     language = lang()
-    with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
+    with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}", height="stretch"):  # row's height
         if provisional:  # both badges on one line
             colour = {"met": "green", "at_risk": "orange", "missed": "red", "monitoring": "blue"}.get(tile.status, "gray")
             icon = {"met": ":material/check_circle:", "at_risk": ":material/warning:", "missed": ":material/cancel:",
@@ -748,15 +748,15 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
         )
 
 
-TILE_MIN_HEIGHT_PX = 330
-
-
 def status_borders(tiles: Sequence[views.KpiTile]) -> None:
     """Colour each tile's left edge by its status (the tiles' container keys become CSS classes)."""
     rules = "".join(
         f".st-key-tile_{tile.kpi.replace('.', '_')} {{border-left: 6px solid {tile.colour} !important;}}"
         for tile in tiles
-    ) + f"[class*='st-key-tile_'] {{min-height: {TILE_MIN_HEIGHT_PX}px;}}"  # tiles of one height in a row
+    ) + (
+         # the tile's title (a link to its KPI) wraps instead of being cut with an ellipsis
+         "[class*='st-key-tile_'] [data-testid='stPageLink'] * {white-space: normal !important; "
+         "overflow: visible !important; text-overflow: clip !important; height: auto !important;}")
     st.html(f"<style>{rules}</style>")
 
 
