@@ -623,9 +623,10 @@ def flags_frame(flags: list[Flag], registry: Registry, lang: str) -> pd.DataFram
                                        "return_id"])
 
 
-def gap_summary(result: TaskCompliance, lang: str) -> str:
+def gap_summary(result: TaskCompliance, lang: str, catalogue: Catalogue | None = None) -> str:
     """What one task lacks, shortly: the documents missing or wrong by their names, else the rule in the guide's
-    words ('G1.P1.T1: Analytical report')."""
+    words ('G1.P1.T1: Analytical report'); with the catalogue the task is named in words, as leadership reads it
+    ('Risk analysis schedule approved: Order')."""
     parts: list[str] = []
     for failed in result.failed:
         doc = failed.params.get("doc")
@@ -636,7 +637,8 @@ def gap_summary(result: TaskCompliance, lang: str) -> str:
             parts.append(str(text.get(lang) or text["kk"]))
         else:
             parts.append(t(f"compliance.short.{failed.rule}", lang))
-    return f"{result.task}: {', '.join(dict.fromkeys(parts))}"
+    task = task_label(catalogue, result.task, lang, width=48) if catalogue is not None else result.task
+    return f"{task}: {', '.join(dict.fromkeys(parts))}"
 
 
 def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngine, *, deadline_days: int = 10,
@@ -657,7 +659,7 @@ def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngin
             status = " · ".join(f"{t(f'compliance.status.{s}', lang)}: {n}" for s, n in counts.items() if n)
             rows.append(ComplianceRow(entity, f"{t('compliance.scores', lang)}: "
                                               f"{format_number(scores[entity], lang, unit='percent')}",
-                                      status, "; ".join(gap_summary(r, lang) for r in mine[:4])
+                                      status, "; ".join(gap_summary(r, lang, catalogue) for r in mine[:4])
                                       + ("…" if len(mine) > 4 else ""), "gap"))
         flags = formalism_flags(cur, catalogue, registry, engine, period, deadline_days=deadline_days,
                                 tasks=results)

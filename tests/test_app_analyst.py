@@ -201,3 +201,19 @@ def test_no_english_and_no_codes_where_the_user_chose_kk_or_ru(app_db: Path, pag
     for element in at.get("plotly_chart"):  # the chart toolbar: no zoom buttons, tooltips in the language
         config = json.loads(element.proto.config)
         assert config["locale"] == lang and "zoom2d" in config["modeBarButtonsToRemove"]
+
+
+def test_the_default_briefing_pack_is_the_summary_and_the_kpi_slides(app_db: Path) -> None:  # noqa: F811
+    """Issue 15: the default pack was 44 slides, 19 of them appendix; the appendix is now asked for."""
+    at = run("pages/briefing.py", query={"lang": "en"})
+    assert not at.exception
+    titles = [e.label for e in at.expander]
+    kinds = len(load_catalogue().kpis)
+    assert not any(t("briefing.appendix_title", "en").split(" (")[0] in title for title in titles), titles
+    assert at.checkbox(key="brief_appendix").value is False
+    default = len(titles)
+    assert default >= 2 + kinds  # title, summary, one per KPI (and the compliance slides)
+    at.checkbox(key="brief_appendix").check().run()
+    assert not at.exception
+    titles = [e.label for e in at.expander]
+    assert len(titles) > default and any(t("briefing.appendix_title", "en").split(" (")[0] in x for x in titles)
