@@ -58,7 +58,7 @@ every_kpi = [k.id for k in catalogue.kpis]
 kpis = st.multiselect(ui.text("briefing.page.kpis"), every_kpi, default=every_kpi, key="brief_kpis",
                       format_func=lambda k: f"{k} · {catalogue.kpi_by_id[k].short(lang)}",
                       placeholder=ui.text("analyst.briefing.choose_kpis"))
-st.html("<style>.st-key-brief_kpis [data-baseweb='select'] > div {max-height: none !important;}"  # every chip shown
+st.html("<style>.st-key-brief_kpis [data-baseweb='select'] div {max-height: none !important;}"  # every chip shown
         ".st-key-brief_kpis [data-baseweb='tag'] {max-width: none !important;}"
         ".st-key-brief_kpis [data-baseweb='tag'] span {overflow: visible !important; text-overflow: clip !important;}"
         "</style>")
