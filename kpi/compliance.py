@@ -528,8 +528,8 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "", catalogue:
     xaxis: dict[str, Any] = {"side": "top", "tickangle": -60, "tickfont": {"size": 10}, "categoryorder": "array",
                              "categoryarray": tasks, "showgrid": False, "automargin": True}
     if worded and catalogue is not None:
-        xaxis |= {"tickmode": "array", "tickvals": tasks, "ticktext": [task_label(catalogue, task, lang) for task in tasks],
-                  "tickangle": -45}
+        xaxis |= {"tickmode": "array", "tickvals": tasks,  # upright, one line per column: they never overlap
+                  "ticktext": [task_label(catalogue, task, lang, width=26) for task in tasks], "tickangle": -90}
     if catalogue is not None:  # tasks grouped by project: a line between one project's columns and the next
         projects = [catalogue.project_of(task).id for task in tasks]
         for index in range(1, len(tasks)):

@@ -339,8 +339,8 @@ def test_matrix_names_tasks_in_words_groups_projects_and_exports_in_the_language
     frame = comp.compliance_frame(results, catalogue, registry, "kk")
     figure = comp.matrix_figure(frame, "kk", catalogue=catalogue)
     tasks = ["G3.P4.T1", "G3.P4.T2", "G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4", "G3.P7.T1"]
-    assert list(figure.layout.xaxis.ticktext) == [comp.task_label(catalogue, task, "kk") for task in tasks]
-    assert figure.layout.xaxis.ticktext[0].startswith(catalogue.task_by_id["G3.P4.T1"].title.kk[:20])
+    assert list(figure.layout.xaxis.ticktext) == [comp.task_label(catalogue, task, "kk", width=26) for task in tasks]
+    assert figure.layout.xaxis.ticktext[0].startswith(catalogue.task_by_id["G3.P4.T1"].title.kk[:15])
     assert [shape.x0 for shape in figure.layout.shapes] == [1.5, 5.5]  # P4 | P5 | P7
     proven = next(trace for trace in figure.data if trace.name == t("compliance.status.proven", "kk"))
     assert proven.customdata[0][3].startswith("G3.P4.T1 — " + catalogue.task_by_id["G3.P4.T1"].title.kk[:20])
