@@ -172,6 +172,7 @@ class BriefingRequest:
     trend_quarters: int = 8
     national_breakdown: str = "region"  # or "entity_type"
     allow_provisional: bool = False  # build a pack whose period is below the coverage threshold, marked as such
+    appendix: bool = True  # the data appendix (the page leaves it out unless asked: leadership reads the KPIs)
 
     def __post_init__(self) -> None:
         parse_period(self.period)
@@ -615,7 +616,8 @@ def plan_briefing(
     if compliance is not None:
         gaps = compliance(cur, request.period, tuple(e.code for e in entities), lang)
         slides += _compliance_slides(request, registry, gaps)
-    slides += _appendix_slides(request, name, briefs)
+    if request.appendix:
+        slides += _appendix_slides(request, name, briefs)
     return Briefing(request, name, tuple(briefs), tuple(slides), today, provisional=provisional)
 
 

@@ -478,30 +478,55 @@ def missing_items(frame: pd.DataFrame, catalogue: Catalogue, entity: str, lang: 
     return pd.DataFrame(out, columns=["task", "task_title", "status", "why", "evidence_required"])
 
 
-def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figure:
-    """Entities × tasks as square markers coloured by status; each carries entity and task codes for a click."""
+MATRIX_WORDED_TASKS = 24  # up to this many columns the axis names each task in words; more, by its code
+
+
+def task_label(catalogue: Catalogue, task_id: str, lang: str, width: int = 30) -> str:
+    """A task named in words for an axis or a slide: its title, cut to fit."""
+    return shorten(catalogue.task_by_id[task_id].title(lang), width)
+
+
+def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "", catalogue: Catalogue | None = None) -> go.Figure:
+    """Entities × tasks as square markers coloured by status; each carries entity and task codes for a click.
+
+    With the catalogue, the tooltip names the task in words, the axis too when the columns are few enough, and
+    a thin line parts the tasks of one project from the next."""
     tasks = sorted(frame["task"].unique(), key=_task_sort_key)
     entities = list(dict.fromkeys(frame["entity"]))
     names: dict[str, str] = {}
     for _, same_type in frame.drop_duplicates("entity").groupby("entity_type", sort=False):
         # Each type's shared phrase goes ("… of the Republic of Kazakhstan" for ministries, "Akimat of …").
         names.update(zip(same_type["entity"], short_entity_names(list(same_type["entity_name"]))))
+    worded = catalogue is not None and len(tasks) <= MATRIX_WORDED_TASKS
+    titles = dict(zip(frame["task"], frame["task_title"])) if "task_title" in frame else {}
     figure = go.Figure()
     for status in STATUS_ORDER:
         rows = frame[frame["status"] == status]
         figure.add_trace(go.Scatter(
             x=rows["task"], y=[names[e] for e in rows["entity"]], mode="markers",
             name=t(f"compliance.status.{status}", lang),
-            marker={"symbol": "square", "size": 13, "color": STATUS_COLOURS[status], "line": {"width": 0}},
-            customdata=list(zip(rows["entity"], rows["task"], rows["reasons"])),
-            hovertemplate="%{y}<br>%{x}: " + t(f"compliance.status.{status}", lang) + "<extra></extra>",
+            marker={"symbol": "square", "size": 15 if worded else 13, "color": STATUS_COLOURS[status],
+                    "line": {"width": 0}},
+            customdata=list(zip(rows["entity"], rows["task"], rows["reasons"],
+                                [f"{task} — {shorten(titles.get(task, ''), 60)}" for task in rows["task"]])),
+            hovertemplate="%{y}<br>%{customdata[3]}<br>" + t(f"compliance.status.{status}", lang) + "<extra></extra>",
         ))
+    xaxis: dict[str, Any] = {"side": "top", "tickangle": -60, "tickfont": {"size": 10}, "categoryorder": "array",
+                             "categoryarray": tasks, "showgrid": False, "automargin": True}
+    if worded and catalogue is not None:
+        xaxis |= {"tickmode": "array", "tickvals": tasks,  # upright, one line per column: they never overlap
+                  "ticktext": [task_label(catalogue, task, lang, width=26) for task in tasks], "tickangle": -90}
+    if catalogue is not None:  # tasks grouped by project: a line between one project's columns and the next
+        projects = [catalogue.project_of(task).id for task in tasks]
+        for index in range(1, len(tasks)):
+            if projects[index] != projects[index - 1]:
+                figure.add_vline(x=index - 0.5, line={"color": "#9AA5B1", "width": 1})
     figure.update_layout(
-        title=title, height=max(320, 20 * len(entities) + 170), margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        # The task codes above the columns get the room they need; the legend sits above them, at the top
+        title=title, height=max(320, 20 * len(entities) + (260 if worded else 170)),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        # The task labels above the columns get the room they need; the legend sits above them, at the top
         # of the figure, instead of over them.
-        xaxis={"side": "top", "tickangle": -60, "tickfont": {"size": 10}, "categoryorder": "array",
-               "categoryarray": tasks, "showgrid": False, "automargin": True},
+        xaxis=xaxis,
         yaxis={"categoryorder": "array", "categoryarray": [names[e] for e in reversed(entities)],
                "tickfont": {"size": 11}, "showgrid": False, "automargin": True},
         plot_bgcolor="#FFFFFF",
@@ -510,6 +535,14 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "") -> go.Figu
         clickmode="event+select",
     )
     return figure
+
+
+def matrix_export(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The matrix as a table in the user's language: entity, KPI, task, its title, status and what failed."""
+    columns = {"entity_name": t("compliance.entity", lang), "kpi": t("compliance.kpi", lang),
+               "task": t("compliance.col.task", lang), "task_title": t("compliance.col.task_title", lang),
+               "status_label": t("compliance.col.status", lang), "reasons": t("compliance.col.why", lang)}
+    return frame[list(columns)].rename(columns=columns).reset_index(drop=True)
 
 
 def short_entity_names(names: Sequence[str], limit: int = 42) -> list[str]:
@@ -556,8 +589,9 @@ def evidence_details(result: TaskCompliance, catalogue: Catalogue, lang: str) ->
             t("compliance.field.signatory", lang): ", ".join(dict.fromkeys(
                 choice_label("signatory", d.signatory, lang) for d in row.documents if d.signatory)) or "—",
             t("compliance.field.reference", lang): ", ".join(d.reference for d in row.documents if d.reference) or "—",
-            t("compliance.field.events", lang): ", ".join(str(n) for n in row.events if n is not None),
         })
+        if any(r.kind == "cadence" for r in catalogue.rules_for_task(result.task)):  # counts by month apply
+            details[t("compliance.field.events", lang)] = ", ".join(str(n) for n in row.events if n is not None)
     doc_types = catalogue.task_field(result.task, "doc_types") or ()
     filed = {d.doc_type for d in row.documents} if row is not None else set()
     details[t("compliance.field.required_documents", lang)] = ", ".join(
@@ -575,9 +609,10 @@ def flags_frame(flags: list[Flag], registry: Registry, lang: str) -> pd.DataFram
                                        "return_id"])
 
 
-def gap_summary(result: TaskCompliance, lang: str) -> str:
+def gap_summary(result: TaskCompliance, lang: str, catalogue: Catalogue | None = None) -> str:
     """What one task lacks, shortly: the documents missing or wrong by their names, else the rule in the guide's
-    words ('G1.P1.T1: Analytical report')."""
+    words ('G1.P1.T1: Analytical report'); with the catalogue the task is named in words, as leadership reads it
+    ('Risk analysis schedule approved: Order')."""
     parts: list[str] = []
     for failed in result.failed:
         doc = failed.params.get("doc")
@@ -588,7 +623,8 @@ def gap_summary(result: TaskCompliance, lang: str) -> str:
             parts.append(str(text.get(lang) or text["kk"]))
         else:
             parts.append(t(f"compliance.short.{failed.rule}", lang))
-    return f"{result.task}: {', '.join(dict.fromkeys(parts))}"
+    task = task_label(catalogue, result.task, lang, width=48) if catalogue is not None else result.task
+    return f"{task}: {', '.join(dict.fromkeys(parts))}"
 
 
 def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngine, *, deadline_days: int = 10,
@@ -609,7 +645,7 @@ def briefing_provider(catalogue: Catalogue, registry: Registry, engine: KpiEngin
             status = " · ".join(f"{t(f'compliance.status.{s}', lang)}: {n}" for s, n in counts.items() if n)
             rows.append(ComplianceRow(entity, f"{t('compliance.scores', lang)}: "
                                               f"{format_number(scores[entity], lang, unit='percent')}",
-                                      status, "; ".join(gap_summary(r, lang) for r in mine[:4])
+                                      status, "; ".join(gap_summary(r, lang, catalogue) for r in mine[:4])
                                       + ("…" if len(mine) > 4 else ""), "gap"))
         flags = formalism_flags(cur, catalogue, registry, engine, period, deadline_days=deadline_days,
                                 tasks=results)

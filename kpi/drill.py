@@ -82,6 +82,28 @@ def descend(entities: Sequence[Entity], path: DrillPath, key: str | None) -> Dri
     return (*path, Step(level, key))
 
 
+def descend_through(entities: Sequence[Entity], path: DrillPath, key: str | None) -> DrillPath:
+    """`descend`, then on down while the node holds one entity: a region with one akimat opens the akimat
+    (a ranking of one bar is no step worth a click)."""
+    deeper = descend(entities, path, key)
+    while deeper != path and child_level(entities, deeper) == "entity" and len(children(entities, deeper)) == 1:
+        path, deeper = deeper, descend(entities, deeper, children(entities, deeper)[0])
+    return deeper
+
+
+def region_shortcut(entities: Sequence[Entity], path: DrillPath) -> list[str]:
+    """At a node ranked by entity type, the types whose members spread over several regions (akimats): each
+    one click from its ranking by region."""
+    if child_level(entities, path) != "entity_type":
+        return []
+    shortcuts = []
+    for entity_type in children(entities, path):
+        below = (*path, Step("entity_type", entity_type))
+        if child_level(entities, below) == "region":
+            shortcuts.append(entity_type)
+    return shortcuts
+
+
 def ascend(path: DrillPath, depth: int) -> DrillPath:
     """The path cut back to `depth` steps (0 is the nation), as a breadcrumb click does."""
     return path[: max(0, min(depth, len(path)))]

@@ -733,10 +733,37 @@ def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric:
         fig.add_annotation(text=f"* {t('periods.provisional', lang)}", xref="paper", yref="paper", x=1, y=-0.32,
                            xanchor="right", yanchor="top", showarrow=False, font={"size": 12, "color": style.MUTED})
     _time_axis(fig, list(trend["period"]), lang)
-    fig.update_yaxes(rangemode="tozero")
-    if unit == "percent":
-        fig.update_yaxes(range=[0, 108])
+    fitted = fitted_range([*trend["value"], *trend["target"]], unit)
+    if fitted is not None:
+        fig.update_yaxes(range=list(fitted))
+    else:
+        fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def bar_range(values: Sequence[Any], unit: str) -> list[float] | None:
+    """A bar chart's value axis: from zero to a little past the longest bar or the target, leaving room for
+    the target's label (a share stops at 112 %). None (Plotly's own) when there is nothing to fit."""
+    found = [float(v) for v in values if v is not None and pd.notna(v)]
+    if not found or max(found) <= 0:
+        return None
+    high = max(found) * 1.15
+    return [0.0, min(high, 112.0) if unit == "percent" else high]
+
+
+def fitted_range(values: Sequence[Any], unit: str) -> tuple[float, float] | None:
+    """A value axis fitted to the data and the target (a 65-70 % trend is not drawn flat on 0-100): the span
+    padded by a fifth on each side (room for the value labels above the points), never below zero, a share
+    never past 100 % by more than the padding. None when there is nothing to fit."""
+    found = [float(v) for v in values if v is not None and pd.notna(v)]
+    if not found:
+        return None
+    low, high = min(found), max(found)
+    span = max(high - low, 10.0 if unit == "percent" else max(abs(high) * 0.2, 1.0))
+    low, high = max(0.0, low - span / 5), high + span / 5
+    if unit == "percent":
+        high = min(high, 108.0)
+    return low, high
 
 
 def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node: str,
@@ -749,7 +776,9 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     fig = go.Figure(go.Bar(
         y=[shorten(label) for label in frame["label"]], x=values, orientation="h",
         marker={"color": list(frame["colour"]), "line": {"width": 0}},
-        text=texts, textposition="outside", cliponaxis=False,
+        # values written inside each bar at its base, clear of the target line; "no data" outside its empty bar
+        text=texts, textposition=["inside" if pd.notna(v) else "outside" for v in frame["value"]],
+        insidetextanchor="start", insidetextfont={"color": "#FFFFFF"}, cliponaxis=False,
         customdata=frame[["key", "label", "status_text"]].to_numpy(),
         hovertemplate="%{customdata[1]}<br>%{text} · %{customdata[2]}<extra></extra>",
         name=t("chart.value", lang),
@@ -766,8 +795,7 @@ def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False,
                       bargap=0.25 if len(frame) > 2 else 0.5)
-    if unit == "percent":
-        fig.update_xaxes(range=[0, 112])
+    fig.update_xaxes(range=bar_range([*values, *frame["target"]], unit))
     return fig
 
 
@@ -788,7 +816,10 @@ def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, com
     fig = go.Figure(go.Bar(
         y=[wrap(label, 24 if compact else 40) for label in rows["label"]],
         x=[v if pd.notna(v) else 0 for v in rows["value"]],
-        orientation="h", marker={"color": colours}, text=texts, textposition="outside", cliponaxis=False,
+        orientation="h", marker={"color": colours}, text=texts, cliponaxis=False,
+        # values inside each bar at its base, clear of the target line; "no data" outside its empty bar
+        textposition=["inside" if pd.notna(v) else "outside" for v in rows["value"]], insidetextanchor="start",
+        insidetextfont={"color": "#FFFFFF"},
         customdata=rows[["metric", "label"]].to_numpy(),
         hovertemplate="%{customdata[1]}: %{text}<extra></extra>",
     ))
@@ -803,8 +834,7 @@ def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, com
            x_title=unit_label(unit, lang), title_width=48 if compact else 80)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(showlegend=False, dragmode=False)
-    if unit == "percent":
-        fig.update_xaxes(range=[0, 112])
+    fig.update_xaxes(range=bar_range([*rows["value"], line], unit))
     return fig
 
 
@@ -1196,19 +1226,21 @@ def upload_preview(report: Any, catalogue: Catalogue, registry: Registry, lang: 
     """Each file of an ingest report (dry run or real) shaped for the upload page."""
     previews = []
     for outcome in report.outcomes:
+        # each error where the officer finds it: the template row's label (not the measure code), sheet, cell
         issues = pd.DataFrame([
-            {t("col.sheet", lang): i.sheet, t("col.cell", lang): i.cell, t("col.measure", lang): i.measure,
-             t("col.value_given", lang): None if i.value is None else str(i.value),
+            {t("analyst.col.row", lang): catalogue.measure_by_code[i.measure].label(lang)
+             if i.measure in catalogue.measure_by_code else "—",
+             t("col.sheet", lang): i.sheet or "—", t("col.cell", lang): i.cell or "—",
+             t("col.value_given", lang): "—" if i.value is None else str(i.value),
              t("col.message", lang): i.message(lang)}
             for i in outcome.issues
-        ], columns=[t(c, lang) for c in ("col.sheet", "col.cell", "col.measure", "col.value_given", "col.message")])
+        ], columns=[t(c, lang) for c in ("analyst.col.row", "col.sheet", "col.cell", "col.value_given", "col.message")])
         changes = pd.DataFrame([
-            {t("col.measure", lang): measure,
-             t("col.label", lang): catalogue.measure_by_code[measure].label(lang)
+            {t("col.label", lang): catalogue.measure_by_code[measure].label(lang)
              if measure in catalogue.measure_by_code else measure,
-             t("col.old", lang): old, t("col.new", lang): new}
+             t("col.old", lang): "—" if old is None else old, t("col.new", lang): "—" if new is None else new}
             for measure, old, new in outcome.changes
-        ], columns=[t(c, lang) for c in ("col.measure", "col.label", "col.old", "col.new")])
+        ], columns=[t(c, lang) for c in ("col.label", "col.old", "col.new")])
         previews.append(FilePreview(
             file=outcome.file, status=outcome.status, status_text=t(f"upload.status_{outcome.status}", lang),
             accepted=outcome.accepted, entity=outcome.entity,

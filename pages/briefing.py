@@ -55,7 +55,12 @@ with st.container(horizontal=True):
                                      format_func=lambda code: ui.LANGUAGE_NAMES[code], key="brief_lang") or lang
 every_kpi = [k.id for k in catalogue.kpis]
 kpis = st.multiselect(ui.text("briefing.page.kpis"), every_kpi, default=every_kpi, key="brief_kpis",
-                      format_func=lambda k: f"{k} · {catalogue.kpi_by_id[k].short(lang)}")
+                      format_func=lambda k: f"{k} · {catalogue.kpi_by_id[k].short(lang)}",
+                      placeholder=ui.text("analyst.briefing.choose_kpis"))
+st.html("<style>.st-key-brief_kpis [data-baseweb='select'] div {max-height: none !important;}"  # every chip shown
+        ".st-key-brief_kpis [data-baseweb='tag'] {max-width: none !important;}"
+        ".st-key-brief_kpis [data-baseweb='tag'] span {overflow: visible !important; text-overflow: clip !important;}"
+        "</style>")
 breakdown = st.radio(ui.text("briefing.page.breakdown"), ("region", "entity_type"), horizontal=True,
                      format_func=lambda lv: t(f"level.{lv}", lang), key="brief_breakdown", disabled=level != "national")
 if not kpis:
@@ -63,8 +68,11 @@ if not kpis:
     st.stop()
 
 allow = st.checkbox(ui.text("periods.briefing_allow"), key="brief_allow_provisional")
+appendix = st.checkbox(ui.text("analyst.briefing.appendix"), key="brief_appendix", value=False,
+                       help=ui.text("analyst.briefing.appendix_help"))  # the default pack: summary and KPI slides
 request = briefing.BriefingRequest(period=period, scope=briefing.resolve_scope(code, registry), lang=deck_lang,
-                                   kpis=tuple(kpis), national_breakdown=breakdown, allow_provisional=allow)
+                                   kpis=tuple(kpis), national_breakdown=breakdown, allow_provisional=allow,
+                                   appendix=appendix)
 try:
     plan, deck = _deck(request, ui.data_version(), ui.access_scope(), _cur=ui.cursor())
 except (briefing.BriefingError, PermissionError) as problem:

@@ -18,7 +18,7 @@ ui.provisional_banner(filters.period)
 codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
 ui.page_choice("entity_code", "entity", codes)
 code = ui.select(ui.text("entity.choose"), codes, "entity_code",
-                 format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
+                 format_func=lambda c: views.entity_label(reg, c, lang))
 ui.sync_url({"entity": code})
 axis = views.axis_periods(ui.periods())  # every quarter in order: one without a return is a gap
 profile = ui.view("entity_profile", code, filters.period, axis, lang=lang,
@@ -27,8 +27,9 @@ if profile is None:
     ui.empty_state("app.no_entities")
     st.stop()
 
+ui.trail_breadcrumbs(code)
 st.header(profile.name)
-st.caption(f"{profile.type_label} · {profile.region_label} · `{code}`")
+st.caption(f"{profile.type_label} · {profile.region_label}")
 ui.status_table(views.entity_kpi_table(profile, lang), ui.text("col.status"),
                 [views.status_colour(s) for s in profile.kpis["status"]], all_rows=True)
 
@@ -37,6 +38,9 @@ ui.page_choice("entity_kpi", "kpi", kpi_ids)
 kpi = cat.kpi_by_id[ui.select(ui.text("group.kpi"), kpi_ids, "entity_kpi",
                               format_func=lambda k: views.kpi_label(cat.kpi_by_id[k], lang))]
 ui.sync_url({"entity": code, "kpi": kpi.id})
+if st.button(ui.text("analyst.open_documents", kpi=views.kpi_label(kpi, lang)), key="entity_documents",
+             icon=":material/task_alt:"):
+    ui.open_documents(code, kpi.id)
 peers = views.population(reg, entity_type=reg.entity_by_code[code].type)
 comparison = ui.view("kpi_trend", kpi.id, axis, lang=lang, within=peers)
 ui.chart(views.entity_trend_figure(profile, kpi, comparison, lang),

@@ -49,9 +49,13 @@ def render(group_id: str) -> None:
                      key=f"secondary_{group_id}")
     level = drill.child_level(entities, path)
     if level is None:
-        st.page_link("pages/entity.py", label=ui.text("group.open_profile", name=node),
-                     icon=":material/account_balance:", query_params=filters.to_query() | {"entity": path[-1].key})
+        if st.button(ui.text("group.open_profile", name=node), key=f"profile_{group_id}", type="primary"):
+            ui.open_profile(path[-1].key, kpi.id, trail=ui.Trail(group_id, kpi.id, drill.encode(path)))
         return None
+    for entity_type in drill.region_shortcut(entities, path):  # akimats by region: one click from the nation
+        if st.button(ui.text("analyst.by_region", type=views.type_label(entity_type, lang)),
+                     key=f"by_region_{group_id}_{entity_type}", help=ui.text("analyst.by_region_help")):
+            ui.set_drill(drill_key, (*path, drill.Step("entity_type", entity_type)))
     ranked = ui.view("ranking", kpi.id, filters.period, level, lang=lang, within=within)
     if ranked.empty:
         return ui.empty_state()
@@ -60,12 +64,12 @@ def render(group_id: str) -> None:
         only, name = str(ranked["key"].iloc[0]), str(ranked["label"].iloc[0])
         if st.button(ui.text("periods.open_single", name=name), key=f"single_{group_id}",
                      icon=":material/chevron_right:"):
-            ui.set_drill(drill_key, drill.descend(entities, path, only))
+            ui.set_drill(drill_key, drill.descend_through(entities, path, only))
         return None
     st.caption(ui.text("group.click_to_drill"))
     clicked = ui.chart(views.ranking_figure(ranked, kpi, level, lang, node=node),
                        views.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit), name(level), about=about,
                        key=f"rank_{group_id}_{drill.encode(path)}", selectable=True)
     if clicked:
-        ui.set_drill(drill_key, drill.descend(entities, path, clicked))
+        ui.set_drill(drill_key, drill.descend_through(entities, path, clicked))
     return None

@@ -30,7 +30,8 @@ about = {"kpi": views.kpi_label(kpi, lang), "scope": scope}
 clicked = ui.chart(figure, views.region_frame(values, reg, lang, unit=kpi.unit),
                    views.export_name(kpi.id, "map", scope, period=filters.period, lang=lang), key=f"map_{kpi.id}",
                    selectable=True, about=about)
-st.caption(ui.text("map.attribution" if kind == "boundaries" else "map.tiles_note"))
+if kind != "boundaries":  # the boundary map carries its one credit inside the figure (and into its exports)
+    st.caption(ui.text("map.tiles_note"))
 if clicked in values:
     st.session_state["map_region"] = clicked
 region = st.session_state["map_region"]

@@ -27,10 +27,10 @@ with st.container(horizontal=True, key="overview_head"):
 ui.status_borders(data.tiles)
 for group in data.groups:
     st.header(f"{ui.text('nav.group', number=group.number)} · {views.sentence_case(group.title)}", divider="blue")
-    columns = st.columns(4)
-    for index, tile in enumerate(group.tiles):
-        with columns[index % 4]:
-            ui.kpi_tile(tile, provisional=provisional)
+    for row in range(0, len(group.tiles), 4):  # a row of four tiles at a time: tiles of one row share a height
+        for column, tile in zip(st.columns(4), group.tiles[row:row + 4]):
+            with column:
+                ui.kpi_tile(tile, provisional=provisional)
 
 with st.expander(ui.text("overview.table")):
     table = views.overview_table(data, lang)

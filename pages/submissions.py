@@ -35,7 +35,8 @@ ui.chart(views.submissions_figure(table, lang, period=filters.period),
 shown = st.pills(ui.text("submissions.show"), list(views.SUBMISSION_STATUSES), selection_mode="multi",
                  default=["late", "missing"], format_func=lambda s: ui.text(f"submission.{s}"), key="submission_filter")
 rows = table[table["status"].isin(shown or list(views.SUBMISSION_STATUSES))]
-ui.status_table(views.export_frame(rows, views.SUBMISSION_COLUMNS, lang), ui.text("col.status"),
+ui.status_table(views.export_frame(rows, views.SUBMISSION_COLUMNS, lang).drop(columns=[ui.text("col.code")]),
+               ui.text("col.status"),
                 [views.SUBMISSION_COLOURS[s] for s in rows["status"]])
 
 st.header(ui.text("submissions.versions"))
@@ -44,5 +45,5 @@ if versions.empty:
     ui.empty_state("submissions.no_versions")
 else:
     frame = views.export_frame(versions, views.VERSION_COLUMNS, lang)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame.drop(columns=[ui.text("col.code")]), hide_index=True, width="stretch")  # names on screen
     ui.downloads(None, frame, views.export_name("versions", period=filters.period, lang=lang), key="versions_table")

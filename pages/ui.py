@@ -15,6 +15,7 @@ import shutil
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -613,8 +614,30 @@ def url_change(param: str) -> str | None:
     return value if value is not None and value != written else None
 
 
+HANDOVER_PREFIX = "_handover_"
+
+
+def hand_over(key: str, value: Any) -> None:
+    """Choose a control on another page before switching to it (a widget's own key does not outlive a run
+    in which the widget is not drawn, so the choice waits under a key of its own)."""
+    st.session_state[HANDOVER_PREFIX + key] = value
+
+
+def take_over(key: str, options: Sequence[Any] | None = None) -> bool:
+    """Apply a choice another page handed over for this control (when it is one of the options, if given);
+    it wins over the link, which may still carry what the page showed before."""
+    if HANDOVER_PREFIX + key in st.session_state:
+        value = st.session_state.pop(HANDOVER_PREFIX + key)
+        if options is None or value in options:
+            st.session_state[key] = value
+            return True
+    return False
+
+
 def page_choice(key: str, param: str, options: Sequence[str], default: str | None = None) -> None:
     """Set a page control's state before it draws: from a link if one names it, else as it was, else the default."""
+    if take_over(key, options):
+        return
     fresh = url_change(param)
     kept = st.session_state.get(f"_keep_{key}")
     if fresh in options:
@@ -695,7 +718,7 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
     """One KPI's tile: code, short title, value, target, changes, sparkline and status colour; a provisional
     period's value says so."""
     language = lang()
-    with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}"):
+    with st.container(border=True, key=f"tile_{tile.kpi.replace('.', '_')}", height="stretch"):  # row's height
         if provisional:  # both badges on one line
             colour = {"met": "green", "at_risk": "orange", "missed": "red", "monitoring": "blue"}.get(tile.status, "gray")
             icon = {"met": ":material/check_circle:", "at_risk": ":material/warning:", "missed": ":material/cancel:",
@@ -704,7 +727,10 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
                         f":violet-badge[:material/hourglass_top: {t('periods.provisional', language)}]")
         else:
             status_badge(tile.status, tile.status_text)
-        st.markdown(f"**{tile.kpi}** · {tile.title}", help=tile.full_title)
+        # the tile's title opens its KPI on the group page (the filters go along in the link)
+        st.page_link(f"pages/group_{catalogue().group(tile.group).number}.py", label=f"**{tile.kpi}** · {tile.title}",
+                     help=f"{tile.full_title}\n\n{t('analyst.open_kpi_help', language)}",
+                     query_params=filters().to_query() | {"kpi": tile.kpi})
         st.metric(
             label=f"{tile.kpi} · {tile.title}", label_visibility="collapsed", value=tile.value_text,
             delta=tile.qoq_text,
@@ -714,8 +740,9 @@ def kpi_tile(tile: views.KpiTile, *, provisional: bool = False) -> None:
             chart_data=[v for v in tile.trend if v is not None] or None, chart_type="area",
         )
         st.caption(
-            f"{t('tile.target', language)}: **{tile.target_text}** · "
-            f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
+            (f"{t('tile.target', language)}: **{tile.target_text}** · " if tile.target is not None
+             else f"**{tile.target_text}** · ")  # "no target" said once, not "Target: No target"
+            + f"{t('tile.vs_year_ago', language)}: **{tile.yoy_text or '—'}** · "
             f"{t('tile.reporting', language, reporting=tile.reporting, expected=tile.expected)}"
         )
 
@@ -725,7 +752,10 @@ def status_borders(tiles: Sequence[views.KpiTile]) -> None:
     rules = "".join(
         f".st-key-tile_{tile.kpi.replace('.', '_')} {{border-left: 6px solid {tile.colour} !important;}}"
         for tile in tiles
-    )
+    ) + (
+         # the tile's title (a link to its KPI) wraps instead of being cut with an ellipsis
+         "[class*='st-key-tile_'] [data-testid='stPageLink'] * {white-space: normal !important; "
+         "overflow: visible !important; text-overflow: clip !important; height: auto !important;}")
     st.html(f"<style>{rules}</style>")
 
 
@@ -767,13 +797,29 @@ def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selecta
     """
     config = {"displaylogo": False, "responsive": True,
               "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
-              "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+              "modeBarButtonsToRemove": list(MODEBAR_REMOVED), **plotly_locale(lang())}
     event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
                             on_select="rerun" if selectable else "ignore", selection_mode="points")
     downloads(figure, data, name, key=key, description=chart_description(figure, data, title), about=about)
     if selectable and event is not None:
         return drill.key_from_selection(cast(Mapping[str, Any], event))
     return None
+
+
+# A small toolbar: the picture download (and a map's zoom); the rest of Plotly's buttons, English-only and
+# seldom used, go. Plotly.js has no Kazakh locale, so its remaining tooltips come from the message files.
+MODEBAR_REMOVED = ("zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d", "lasso2d", "select2d",
+                   "hoverClosestCartesian", "hoverCompareCartesian", "toggleSpikelines", "hoverClosestGeo",
+                   "hoverClosestPie")
+PLOTLY_WORDS = {"Download plot as a png": "analyst.plotly.download_png", "Download plot": "analyst.plotly.download_png",
+                "Zoom in": "analyst.plotly.zoom_in", "Zoom out": "analyst.plotly.zoom_out",
+                "Reset view": "analyst.plotly.reset_view", "Double-click to zoom back out": "analyst.plotly.double_click"}
+
+
+def plotly_locale(language: str) -> dict[str, Any]:
+    """Plotly's `locale` and `locales` config: its toolbar tooltips in the user's language."""
+    return {"locale": language,
+            "locales": {language: {"dictionary": {word: t(key, language) for word, key in PLOTLY_WORDS.items()}}}}
 
 
 def chart_description(figure: go.Figure, data: pd.DataFrame, title: str | None = None) -> str:
@@ -855,7 +901,7 @@ def breadcrumbs(path: drill.DrillPath, *, root_label: str, key: str) -> int | No
 
 def drill_state(key: str, entities: Sequence[Entity]) -> drill.DrillPath:
     """This page's drill path: from its session state, else from the link, always valid for these entities."""
-    fresh = url_change("drill")
+    fresh = None if take_over(key) else url_change("drill")
     if fresh is not None or key not in st.session_state:
         st.session_state[key] = drill.decode(fresh)
     path: drill.DrillPath = drill.sanitise(entities, st.session_state[key])
@@ -888,6 +934,54 @@ def drill_navigator(key: str, entities: Sequence[Entity], *, root_label: str,
 def set_drill(key: str, path: drill.DrillPath) -> None:
     st.session_state[key] = path
     st.rerun()
+
+
+TRAIL_KEY = "_trail"
+EVIDENCE_CELL_KEY = "_evidence_cell"
+
+
+@dataclass(frozen=True)
+class Trail:
+    """Where an entity's profile was opened from: a group page, its KPI and the drill path down to the entity."""
+
+    group: str
+    kpi: str
+    drill: str
+
+
+def open_profile(code: str, kpi_id: str, *, trail: Trail | None = None) -> None:
+    """Open an entity's profile on the KPI the analyst came with; the trail lets its breadcrumbs walk back."""
+    hand_over("entity_code", code)
+    hand_over("entity_kpi", kpi_id)
+    st.session_state[TRAIL_KEY] = trail
+    st.switch_page("pages/entity.py")
+
+
+def trail_breadcrumbs(code: str) -> None:
+    """On a profile opened from a group page's drill-down, the way back: the KPI at the nation, each level below."""
+    trail: Trail | None = st.session_state.get(TRAIL_KEY)
+    if trail is None:
+        return
+    path = drill.decode(trail.drill)
+    if drill.leaf_entity(path) != code or trail.group not in {g.id for g in catalogue().groups}:
+        return
+    group = catalogue().group(trail.group)
+    depth = breadcrumbs(path, root_label=f"{text('nav.group', number=group.number)} · {trail.kpi}", key="trail")
+    if depth is not None:
+        hand_over(f"drill_{trail.group}", drill.ascend(path, depth))
+        hand_over(f"kpi_{trail.group}", trail.kpi)
+        st.switch_page(f"pages/group_{group.number}.py")
+
+
+def open_documents(code: str, kpi_id: str) -> None:
+    """Open the supporting documents page on one entity and KPI, with the first of the KPI's tasks shown."""
+    kpi = catalogue().kpi_by_id[kpi_id]
+    tasks = [task.id for project in kpi.projects for task in project.tasks]
+    hand_over("compliance_group", kpi.group_id)
+    hand_over("compliance_kpi", kpi_id)
+    hand_over("compliance_entity", code)
+    st.session_state[EVIDENCE_CELL_KEY] = (code, tasks[0]) if tasks else None
+    st.switch_page("pages/compliance.py")
 
 
 # --------------------------------------------------------------------------- upload
@@ -999,6 +1093,9 @@ def show_upload_result() -> None:
             st.rerun()
 
 
+ISSUES_AS_TABLE = 30  # up to this many errors show in a table that wraps; more, in a grid that scrolls
+
+
 def file_preview(preview: views.FilePreview) -> None:
     """One file's verdict: its errors cell by cell, or what saving it will change."""
     language = lang()
@@ -1006,7 +1103,12 @@ def file_preview(preview: views.FilePreview) -> None:
         st.markdown(f"**{plain(preview.file)}** — {preview.status_text}")  # no icon: its name would be read aloud
         if not preview.accepted:
             st.error(text("upload.errors", count=len(preview.issues)))
-            st.dataframe(preview.issues, hide_index=True, width="stretch")
+            if len(preview.issues) <= ISSUES_AS_TABLE:  # a static table wraps each message whole
+                st.table(preview.issues.set_index(preview.issues.columns[0]))
+            else:
+                st.dataframe(preview.issues, hide_index=True, width="stretch", column_config={
+                    text("col.message"): st.column_config.TextColumn(width="large"),
+                    text("analyst.col.row"): st.column_config.TextColumn(width="medium")})
             return
         where = f"{preview.entity_name} (`{preview.entity}`), {views.period_label(preview.period or '', language)}"
         if preview.status == "new":

@@ -26,8 +26,10 @@ with upload_tab:
             ui.file_preview(preview)
         savable = [p for p in previews if p.accepted and p.status != "unchanged"]
         rejected = sum(1 for p in previews if not p.accepted)
-        if rejected:
-            st.warning(ui.text("upload.some_rejected", rejected=rejected, total=len(previews)), icon=":material/error:")
+        if rejected == len(previews):  # no "the others can be saved" when there are no others
+            st.warning(ui.text("analyst.upload.all_rejected", total=rejected))
+        elif rejected:
+            st.warning(ui.text("upload.some_rejected", rejected=rejected, total=len(previews)))
         if savable and st.button(ui.text("upload.confirm", count=len(savable)), type="primary", key="upload_confirm",
                                  icon=":material/task_alt:"):
             ui.confirm_batch(batch)
@@ -45,7 +47,7 @@ def template_form() -> None:
         return
     codes = [e.code for e in sorted(entities, key=lambda e: (e.type, e.name(lang)))]
     code = ui.select(ui.text("upload.template_entity"), codes, "template_entity",
-                     format_func=lambda c: f"{views.entity_label(reg, c, lang)} ({c})")
+                     format_func=lambda c: views.entity_label(reg, c, lang))
     choices = views.template_periods(ui.periods(), opened=ui.opened_periods())
     period = ui.select(ui.text("upload.template_period"), choices, "template_period",
                        format_func=lambda p: views.period_label(p, lang))

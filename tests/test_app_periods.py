@@ -33,8 +33,8 @@ def test_upload_page_refuses_a_quarter_that_has_not_ended(upload_db: Path) -> No
     at.file_uploader[0].set_value(("abai_q4.xlsx", blank_return("akimat_abai", "2026Q4"), XLSX)).run()
     assert not at.exception
     assert at.error, texts(at)
-    issues = at.dataframe[0].value.to_dict("records")
-    assert issues == [{"Sheet": "Есеп", "Cell": "C6", "Measure": None, "Value given": "2026Q4",
+    issues = at.table[0].value.reset_index().to_dict("records")
+    assert issues == [{"Template row": "—", "Sheet": "Есеп", "Cell": "C6", "Value given": "2026Q4",
                        "What to fix": "Q4 2026 has not ended yet: its return can be submitted from 1 Jan 2027."}]
     assert not [b for b in at.button if b.key == "upload_confirm"]
     assert counts() == before
@@ -130,7 +130,7 @@ def test_a_ranking_of_one_is_not_drawn_and_its_member_is_a_click_away(app_db: Pa
     at.button(key="single_G2").click().run()
     assert not at.exception
     assert at.session_state["drill_G2"][-1] == drill.Step("entity", "akimat_abai")
-    assert [p.label for p in at.page_link][-1].startswith("Open the profile")
+    assert at.button(key="profile_G2").label.startswith("Open the profile")
 
 
 def json_spec(element: object) -> dict[str, object]:

@@ -293,10 +293,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     click_bar(page, "akimat")
     assert "ranking by region" in last_chart_title(page)
     click_bar(page, "abai")
-    # Abai Region has one akimat: a ranking of one is not drawn, its one member is a button away
-    page.get_by_text("No ranking: there is only one value to compare.").wait_for(timeout=30_000)
-    page.locator(".st-key-single_G2 button").click()
-    settle(page, pause=1.2)
+    # Abai Region has one akimat: the click on the region opens the akimat (no ranking of one)
     page.get_by_text("Open the profile", exact=False).wait_for(timeout=30_000)
     assert "drill=entity_type" in page.url and ENTITY in page.url
     crumbs = page.locator("[class*='st-key-drill_G2_crumb_']").all_inner_texts()
@@ -324,6 +321,53 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     assert page.locator("[data-testid='stSidebarNav']").get_by_text("Обзор").count() == 1
     assert "рейтинг по регионам" in last_chart_title(page)
     shoot(page, "group_2_drill_ru")
+
+
+def in_view(page: Any, selector: str) -> bool:
+    """Whether the element's top edge lies inside the browser window (no scrolling needed to see it)."""
+    return bool(page.evaluate(
+        """(sel) => { const e = document.querySelector(sel); if (!e) return false;
+            const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; }""", selector))
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_the_analysts_walk_tile_kpi_region_entity_documents(browser_page: Any, server: str,
+                                                            prepared: dict[str, Any], lang: str) -> None:
+    """Issue 15: from a tile to the proof in five clicks, each step's state in the URL, and back by a breadcrumb."""
+    page, period = browser_page, prepared["period"]
+    open_page(page, server, f"?lang={lang}&period={period}")
+    page.locator(".st-key-tile_G2_K1 [data-testid='stPageLink'] a").first.click()  # 1: the tile opens its KPI
+    settle(page, pause=1.2)
+    assert "/group_2" in page.url and "kpi=G2.K1" in page.url, page.url
+    assert last_chart_title(page).startswith("G2.K1")
+    page.locator(".st-key-by_region_G2_akimat button").first.click()  # 2: akimats by region, from the nation
+    settle(page, pause=1.2)
+    assert "drill=entity_type" in page.url and "akimat" in page.url
+    assert t("level.region", lang).lower() in last_chart_title(page).lower() or lang == "kk"
+    shoot(page, f"walk_region_{lang}")
+    click_bar(page, "abai")  # 3: the region holds one akimat, which opens
+    page.locator(".st-key-profile_G2 button").first.wait_for(timeout=30_000)
+    page.locator(".st-key-profile_G2 button").first.click()  # 4: its profile, on the same KPI
+    settle(page, pause=1.2)
+    assert "/entity" in page.url and f"entity={ENTITY}" in page.url and "kpi=G2.K1" in page.url, page.url
+    crumbs = page.locator("[class*='st-key-trail_crumb_']").all_inner_texts()
+    assert len(crumbs) == 4 and "G2.K1" in crumbs[0], crumbs
+    shoot(page, f"walk_entity_{lang}")
+    page.locator(".st-key-trail_crumb_1 button").first.click()  # a breadcrumb walks back to the akimats by region
+    settle(page, pause=1.2)
+    assert "/group_2" in page.url and "kpi=G2.K1" in page.url, page.url
+    click_bar(page, "abai")  # and forward again
+    page.locator(".st-key-profile_G2 button").first.click()
+    settle(page, pause=1.2)
+    page.locator(".st-key-entity_documents button").first.click()  # 5: the KPI's supporting documents
+    settle(page, pause=1.2)
+    assert "/compliance" in page.url
+    evidence = page.locator(".st-key-compliance_evidence")
+    evidence.wait_for(timeout=30_000)
+    assert load_registry().entity_by_code[ENTITY].name(lang) in evidence.inner_text()
+    assert "G2.P1.T1" in evidence.inner_text()
+    assert in_view(page, ".st-key-compliance_evidence"), "the supporting document is in view on arrival"
+    shoot(page, f"walk_documents_{lang}")
 
 
 def test_a_chart_downloads_as_png_svg_xlsx_and_csv(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
@@ -371,7 +415,8 @@ DOCS = ROOT / "docs" / "screenshots"
 SHOWCASE = {"overview_default_kk", "overview_default_ru", "overview_default_en", "overview_provisional_kk",
             "overview_provisional_ru", "overview_provisional_en", "overview_kk", "group_2_kk", "submissions_kk", "map_ru", "entity_en",
             "upload_preview_en", "upload_saved_en", "drill_entity_en", "group_2_drill_ru", "compliance_kk",
-            "compliance_evidence_en", "signin_en", "admin_en", "briefing_ru"}
+            "compliance_evidence_en", "signin_en", "admin_en", "briefing_ru", "walk_region_kk", "walk_entity_kk",
+            "walk_documents_kk", "walk_entity_ru", "walk_documents_en"}
 
 
 def publish(shot: Path) -> None:
@@ -402,7 +447,7 @@ def test_screenshots_of_every_page(browser_page: Any, server: str, prepared: dic
 def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
     page = browser_page
     open_page(page, server, f"compliance?lang=en&period={prepared['period']}&type=akimat")
-    assert page.get_by_text("Entities × tasks", exact=True).count() == 1  # the screen-reader text names it too
+    assert page.locator("h2", has_text="Entities × tasks").count() == 1  # the screen-reader text names it too
     wait_for_charts(page, 1)
     box = page.evaluate(
         """() => {
@@ -418,6 +463,7 @@ def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: st
     evidence.wait_for(timeout=30_000)
     text = evidence.inner_text()
     assert "Document the guide requires" in text and "Status" in text
+    assert in_view(page, ".st-key-compliance_evidence"), "the supporting document sits beside the matrix"
     shoot(page, "compliance_evidence_en")
 
 

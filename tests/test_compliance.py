@@ -14,6 +14,7 @@ import pytest
 
 from kpi.compliance import compliance, compliance_scores, formalism_flags, working_days_between
 from kpi.engine import KpiEngine
+from kpi.i18n import t
 from kpi.ingest.pipeline import ingest_files
 from kpi.store import Store
 
@@ -325,6 +326,32 @@ def test_matrix_scores_missing_list_and_evidence_details(check, store, catalogue
     assert details["Signed by"] == "Another official"
     assert details["Document"] == ("Certificate (spravka) · № 12-ө · 20.03.2025 · Another official; "
                                    "Order · № 12-ө · 20.03.2025 · Another official")
+
+
+def test_matrix_names_tasks_in_words_groups_projects_and_exports_in_the_language(check, store, catalogue,
+                                                                                 registry) -> None:
+    """Issue 15: the tooltip and the axis name the task, a line parts projects, the export speaks the user's
+    language, and the counts by month show only for a task the guide gives a cadence."""
+    from kpi import compliance as comp
+
+    check("univ_enu", "2025Q1", {"G3.P4.T1": proven_doc(), "G3.P5.T1": proven_doc(events=[1, 0, 0])})
+    results = compliance(store.cursor(), catalogue, registry, "2025Q1", entities=["univ_enu", "univ_kaznu"])
+    frame = comp.compliance_frame(results, catalogue, registry, "kk")
+    figure = comp.matrix_figure(frame, "kk", catalogue=catalogue)
+    tasks = ["G3.P4.T1", "G3.P4.T2", "G3.P5.T1", "G3.P5.T2", "G3.P5.T3", "G3.P5.T4", "G3.P7.T1"]
+    assert list(figure.layout.xaxis.ticktext) == [comp.task_label(catalogue, task, "kk", width=26) for task in tasks]
+    assert figure.layout.xaxis.ticktext[0].startswith(catalogue.task_by_id["G3.P4.T1"].title.kk[:15])
+    assert [shape.x0 for shape in figure.layout.shapes] == [1.5, 5.5]  # P4 | P5 | P7
+    proven = next(trace for trace in figure.data if trace.name == t("compliance.status.proven", "kk"))
+    assert proven.customdata[0][3].startswith("G3.P4.T1 — " + catalogue.task_by_id["G3.P4.T1"].title.kk[:20])
+    assert "%{customdata[3]}" in proven.hovertemplate
+    assert comp.matrix_figure(frame, "kk").layout.xaxis.ticktext is None  # without the catalogue: codes
+    exported = comp.matrix_export(frame, "ru")
+    assert list(exported.columns) == ["Организация", "Показатель", "Задача", "Наименование задачи", "Статус", "Причина"]
+    assert set(exported["Статус"]) <= {t(f"compliance.status.{s}", "kk") for s in comp.STATUS_ORDER}  # the frame's words
+    by_task = {r.task: r for r in results if r.entity == "univ_enu"}
+    assert t("compliance.field.events", "en") not in comp.evidence_details(by_task["G3.P4.T1"], catalogue, "en")
+    assert not any(r.kind == "cadence" for r in catalogue.rules_for_task("G3.P4.T1"))
 
 
 def test_flags_table_in_three_languages(check, store, catalogue, registry, flags) -> None:

@@ -112,3 +112,18 @@ def test_key_from_selection_reads_customdata_location_or_label() -> None:
 def test_a_level_that_is_unknown_is_refused() -> None:
     with pytest.raises(ValueError):
         drill.key_of(ENTITIES[0], "planet")
+
+
+def test_a_region_with_one_member_opens_the_member_and_akimats_rank_by_region_from_the_nation() -> None:
+    from kpi.catalogue import load_registry
+
+    registry = load_registry()
+    akimats_and_bodies = [e for e in registry.entities if e.type in ("akimat", "central_body")]
+    at_region = drill.descend_through(akimats_and_bodies, (Step("entity_type", "akimat"),), "abai")
+    assert at_region == (Step("entity_type", "akimat"), Step("region", "abai"), Step("entity", "akimat_abai"))
+    assert drill.region_shortcut(akimats_and_bodies, ROOT) == ["akimat"]  # central bodies have no region
+    universities = [e for e in registry.entities if e.type == "university"]
+    regions = [r for r in drill.children(universities, ROOT) if len(drill.members(universities, (Step("region", r),))) > 1]
+    assert regions, "the sample has a region with several universities"
+    assert drill.descend_through(universities, ROOT, regions[0]) == (Step("region", regions[0]),)  # stops: several
+    assert drill.region_shortcut(universities, ROOT) == []  # ranked by region already

@@ -133,8 +133,12 @@ def test_briefing_compliance_slide_names_the_missing_document(store: Store, cata
     assert ingest_files(store, catalogue, registry, [path]).ok
     engine = KpiEngine(catalogue, registry)
     provider = briefing_provider(catalogue, registry, engine)
-    for lang, words in (("kk", "G1.P1.T1: Талдамалық анықтама"), ("ru", "G1.P1.T1: Аналитическая справка"),
-                        ("en", "G1.P1.T1: Analytical report")):
+    from kpi.compliance import task_label
+
+    for lang, document in (("kk", "Талдамалық анықтама"), ("ru", "Аналитическая справка"),
+                           ("en", "Analytical report")):
+        words = f"{task_label(catalogue, 'G1.P1.T1', lang, width=48)}: {document}"  # the task in words (issue 15)
+        assert "G1.P1.T1" not in words
         request = BriefingRequest(period="2025Q1", scope=resolve_scope("akimat_abai", registry), lang=lang)
         briefing = plan_briefing(store.cursor(), request, engine, compliance=provider)
         slide = next(s for s in briefing.slides if s.kind == "compliance")

@@ -226,7 +226,16 @@ def test_part_larger_than_whole(make_return, ingest) -> None:
     by_measure = {e["measure"]: e for e in errors}
     assert by_measure["subdivisions_analysed"]["value"] == 11
     assert "nla_not_adopted" in by_measure
-    assert "Бөлік бүтіннен асып кетті" in str(by_measure["subdivisions_analysed"]["message"])
+    message = str(by_measure["subdivisions_analysed"]["message"])
+    assert "бөлік бүтіннен асып кетті" in message
+    # in the template's words, with the cells (issue 15): no measure codes
+    cells = {e["measure"]: e["cell"] for e in errors}
+    from kpi.catalogue import load_catalogue
+
+    labels = load_catalogue().measure_by_code
+    assert message.startswith(f"{labels['subdivisions_analysed'].label.kk} ({cells['subdivisions_analysed']}) = 11 > "
+                              f"{labels['subdivisions_total'].label.kk} (C"), message
+    assert "subdivisions_" not in message
 
 
 def test_bad_flag_word(make_return, ingest) -> None:

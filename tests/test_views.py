@@ -320,12 +320,13 @@ def test_upload_preview_shows_errors_cell_by_cell_and_figures_that_change(
     assert (first.status, first.version, first.replaces_version) == ("new_version", 2, 1)
     assert first.entity_name == registry.entity_by_code["akimat_abai"].name("en")
     assert first.changes.to_dict("records") == [
-        {"Measure": "subdivisions_analysed", "Label": catalogue.measure_by_code["subdivisions_analysed"].label("en"),
-         "Old": 15, "New": 18}]
+        {"Label": catalogue.measure_by_code["subdivisions_analysed"].label("en"), "Old": 15, "New": 18}]
     assert not second.accepted and second.status_text == t("upload.status_rejected", "en")
     issue = second.issues.iloc[0]
     assert issue["Sheet"] and issue["Cell"] and issue["What to fix"]
-    assert "subdivisions" in str(issue["Measure"])
+    labels = {m.label("en") for m in catalogue.measures}  # the template's row, not the measure code (issue 15)
+    assert issue["Template row"] in labels or issue["Template row"] == "—"
+    assert not any("subdivisions_" in str(v) for v in second.issues.to_numpy().ravel())
 
 
 def test_template_periods_offer_ended_quarters_only_newest_first() -> None:
@@ -411,3 +412,16 @@ def test_every_interface_text_the_dashboard_uses_exists_in_three_languages() -> 
     missing = sorted(k for k in used if k not in messages() or set(messages()[k]) < {"kk", "ru", "en"})
     assert missing == []
     assert len(used) > 100
+
+
+def test_value_axes_fit_the_data_with_the_target_in_view() -> None:
+    """Issue 15: a 65-70 % trend on a fixed 0-100 axis looked flat; the axis now fits data and target."""
+    low, high = views.fitted_range([65.0, 66.5, 70.0, None], "percent")  # a span under 10 points widens to 10
+    assert (low, high) == (63.0, 72.0)
+    assert views.fitted_range([62.4, 67.3, 70.0], "percent") == pytest.approx((60.4, 72.0))  # target 70 in view
+    assert views.fitted_range([3.0, 95.0, 100.0], "percent") == (0.0, 108.0)  # never below 0, a share stops at 108
+    assert views.fitted_range([None, float("nan")], "percent") is None
+    assert views.fitted_range([2.0, 4.0], "units") == (1.6, 4.4)
+    assert views.bar_range([67.5, 67.3, 70.0], "percent") == pytest.approx([0.0, 80.5])  # the target's label fits
+    assert views.bar_range([99.0, 100.0], "percent") == [0.0, 112.0]
+    assert views.bar_range([None], "units") is None

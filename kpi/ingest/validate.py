@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi import parsing, periods
-from kpi.catalogue import Catalogue, Entity, Registry, measures_for_entity, parse_period
+from kpi.catalogue import LANGUAGES, Catalogue, Entity, Registry, measures_for_entity, parse_period
 from kpi.evidence import DOCUMENTS_SHEET, EVIDENCE_SHEET, EvidenceRow, parse_evidence
-from kpi.i18n import t
+from kpi.i18n import normalise_language, t
 from kpi.layout import LEGACY_TEMPLATE_VERSIONS, META_NAMES, RETURN_SHEET, SUPPORTED_TEMPLATE_VERSIONS
 
 FLAG_WORDS = {
@@ -36,7 +36,10 @@ class Issue(BaseModel):
 
     def message(self, lang: str | None = None) -> str:
         """The problem in words, in the user's language."""
-        return t(f"ingest.{self.code}", lang, **self.params)
+        language = normalise_language(lang)
+        return t(f"ingest.{self.code}", lang, **{  # a parameter given in every language reads in the user's
+            name: (value.get(language) or value.get("kk")) if isinstance(value, dict) and "kk" in value else value
+            for name, value in self.params.items()})
 
     def as_dict(self, lang: str | None = None) -> dict[str, Any]:
         return {
@@ -233,9 +236,20 @@ def rule_parts_within_wholes(ctx: Context) -> None:
             continue
         part = sum(ctx.values[m] for m in rule.part)
         whole = sum(ctx.values[m] for m in rule.whole)
-        if part > whole:
+        if part > whole:  # named as the officer sees the rows in the template, with their cells
             ctx.add("part_exceeds_whole", measure=rule.part[-1], value=part,
-                    part=" + ".join(rule.part), part_value=part, whole=" + ".join(rule.whole), whole_value=whole)
+                    part=_row_labels(ctx, rule.part), part_cell=_row_cells(ctx, rule.part), part_value=part,
+                    whole=_row_labels(ctx, rule.whole), whole_cell=_row_cells(ctx, rule.whole), whole_value=whole)
+
+
+def _row_labels(ctx: Context, measures: Sequence[str]) -> dict[str, str]:
+    """The template rows' labels in every language (JSON, so the sandboxed reader can send them back)."""
+    known = ctx.catalogue.measure_by_code
+    return {lang: " + ".join(known[m].label(lang) if m in known else m for m in measures) for lang in LANGUAGES}
+
+
+def _row_cells(ctx: Context, measures: Sequence[str]) -> str:
+    return " + ".join(str(ctx.cells.get(m) or (ctx.cell(m) or {}).get("cell") or "?") for m in measures)
 
 
 def rule_evidence(ctx: Context) -> None:
