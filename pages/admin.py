@@ -105,7 +105,9 @@ with users_tab:
             new_role = st.selectbox(ui.text("admin.role"), auth.ROLES, key=f"{prefix}_role",
                                     index=auth.ROLES.index(str(record["role"])),
                                     format_func=lambda r: t(f"role.{r}", lang))
-            new_entities = entity_chooser(prefix, list(record["entities"] or [])) if new_role == "officer" else []
+            held = record["entities"]
+            assigned = [str(code) for code in held] if isinstance(held, (list, tuple)) else []
+            new_entities = entity_chooser(prefix, assigned) if new_role == "officer" else []
             if st.button(ui.text("analyst.admin.save"), type="primary", key="admin_edit_save"):
                 try:
                     auth.update_user(store, chosen_name, role=new_role, entities=new_entities, actor=user.username)

@@ -61,8 +61,8 @@ def render(group_id: str) -> None:
         return ui.empty_state()
     if len(ranked) < 2:  # a ranking of one ("1st of 1") is not drawn; the one member is a click away
         ui.empty_state("periods.ranking_single")
-        only, name = str(ranked["key"].iloc[0]), str(ranked["label"].iloc[0])
-        if st.button(ui.text("periods.open_single", name=name), key=f"single_{group_id}",
+        only, member = str(ranked["key"].iloc[0]), str(ranked["label"].iloc[0])
+        if st.button(ui.text("periods.open_single", name=member), key=f"single_{group_id}",
                      icon=":material/chevron_right:"):
             ui.set_drill(drill_key, drill.descend_through(entities, path, only))
         return None
