@@ -45,6 +45,9 @@ SQL_WORDS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE ")
 # Tests may reach the database the way an attacker or an older version would (tampering, an old schema);
 # they are not application code, so they are not scanned for SQL (only for the driver import below).
 SQL_EXEMPT_DIRS = ("tests",)
+# Not the application's data: setting up a PostgreSQL server (its role and database) and HAProxy's
+# configuration text, which the scan mistakes for SQL.
+SQL_EXEMPT_FILES = ("scripts/pgserver.py", "scripts/cluster.py")
 
 
 def _python_files(*dirs: str) -> list[Path]:
@@ -93,7 +96,8 @@ def test_no_sql_text_outside_the_store() -> None:
     offenders = {
         str(path.relative_to(ROOT)): literals
         for path in _python_files(*[d for d in SOURCE_DIRS if d not in SQL_EXEMPT_DIRS])
-        if STORE not in path.parents and (literals := _sql_literals(path))
+        if STORE not in path.parents and str(path.relative_to(ROOT)) not in SQL_EXEMPT_FILES
+        and (literals := _sql_literals(path))
     }
     assert offenders == {}
 
