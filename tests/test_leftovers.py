@@ -13,19 +13,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpi import views
-from tests.test_app import APP, OFFICER, _app_store, corrected_return, provision, sample_db, upload_db  # noqa: F401
+from tests.test_app import APP, OFFICER, _app_store, corrected_return, provision, run, sample_db, upload_db  # noqa: F401
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _previewed() -> tuple[AppTest, Path]:
-    provision(OFFICER)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["lang"] = "en"
-    at.session_state["_user"] = OFFICER
-    at.run()
-    at.switch_page("pages/upload.py")
-    at.run()
+    at = run("pages/upload.py", query={"lang": "en"}, user=OFFICER)
     latest = views.available_periods(_app_store().cursor())[-1]
     content = corrected_return("akimat_abai", latest, {"subdivisions_analysed": 0})
     at.file_uploader[0].set_value(("abai.xlsx", content, XLSX)).run()

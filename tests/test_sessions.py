@@ -200,7 +200,7 @@ def test_an_export_is_audited_under_the_user_who_clicked_it(monkeypatch) -> None
     """Attack replay: exports were on the trail as actor `demo` (the download callback runs outside the session)."""
     import streamlit as st
 
-    from tests.test_app import ANALYST, provision
+    from tests.test_app import ANALYST, run
 
     drawn: list[Any] = []
     real = st.download_button
@@ -210,13 +210,7 @@ def test_an_export_is_audited_under_the_user_who_clicked_it(monkeypatch) -> None
         return real(*args, **kwargs)
 
     monkeypatch.setattr(st, "download_button", spy)
-    provision(ANALYST)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["lang"] = "en"
-    at.session_state["_user"] = ANALYST
-    at.run()
-    at.switch_page("pages/group_1.py")
-    at.run()
+    at = run("pages/group_1.py", query={"lang": "en"}, user=ANALYST)
     assert not at.exception
     exports = [d for d in drawn if callable(d) and d.__qualname__.startswith("_audited")]
     assert exports
@@ -229,19 +223,13 @@ def test_an_export_is_audited_under_the_user_who_clicked_it(monkeypatch) -> None
 
 @pytest.mark.usefixtures("upload_db")
 def test_the_admin_page_names_the_first_bad_event_and_lifts_a_lock() -> None:
-    from tests.test_app import ADMIN, provision
+    from tests.test_app import ADMIN, run
 
     store = _app_store()
     _user("locked.out")
     for _ in range(5):
         auth.sign_in(store, "locked.out", "wrong password")
-    provision(ADMIN)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["lang"] = "en"
-    at.session_state["_user"] = ADMIN
-    at.run()
-    at.switch_page("pages/admin.py")
-    at.run()
+    at = run("pages/admin.py", query={"lang": "en"}, user=ADMIN)
     assert not at.exception and not at.error
     assert any(c.value.startswith("The audit trail is intact.") for c in at.caption)
     at.selectbox(key="admin_unlock_username").set_value("locked.out")
