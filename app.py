@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kpi.catalogue import DATA_DIR
 from kpi.i18n import t
 from kpi.settings import get_settings
 from pages import ui
@@ -16,7 +17,8 @@ from pages import ui
 
 def run() -> None:
     """One run of the app: the signed-in user checked against the store, then the page asked for."""
-    st.set_page_config(page_title="Parasat", page_icon=":material/verified_user:", layout="wide",
+    # A local image: a Material icon as the page icon makes the browser fetch it from fonts.gstatic.com.
+    st.set_page_config(page_title="Parasat", page_icon=str(DATA_DIR / "icon.png"), layout="wide",
                        initial_sidebar_state="expanded")
 
     ui.capture_initial_query()

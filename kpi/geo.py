@@ -1,14 +1,14 @@
 """Maps of Kazakhstan's 20 first-level regions coloured by a KPI value, drawn without any network access.
 
 Boundaries come from kpi/data/regions.geojson (built once by scripts/build_regions_geojson.py) and
-are read with `json`; the map style is an empty MapLibre style with a plain background, so no tile,
-font or sprite is ever fetched. The tile map is the fallback that needs no map at all.
+are read with `json`; the map style is Plotly's built-in plain background, so no tile, font or sprite is
+ever fetched. The tile map is the fallback that needs no map at all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,14 @@ from plotly.colors import get_colorscale, sample_colorscale
 
 from kpi.catalogue import DATA_DIR, Region, load_registry
 from kpi.i18n import format_number, normalise_language, t
-from kpi.style import ACCENT, BACKGROUND, FONT_FAMILY, MUTED, SEQUENTIAL, STATUS_COLOURS, TEXT
+from kpi.style import ACCENT, FONT_FAMILY, MUTED, SEQUENTIAL, STATUS_COLOURS, TEXT
 
 GEOJSON_PATH: Path = DATA_DIR / "regions.geojson"
 
-# An empty MapLibre style: one background layer, no sources, no glyphs, no sprite: nothing to fetch.
-MAP_STYLE: dict[str, Any] = {
-    "version": 8,
-    "name": "parasat-offline",
-    "sources": {},
-    "layers": [{"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}],
-}
+# Plotly's built-in "white-bg" style: a plain background, no sources, glyphs or sprite, so nothing is fetched.
+# (A custom style dict also fetches nothing, but Streamlit's second draw of the figure lost its empty
+# `sources`, and MapLibre then stopped answering hover and click on the region shapes.)
+MAP_STYLE = "white-bg"
 MAP_CENTER: dict[str, float] = {"lat": 48.3, "lon": 66.9}
 MAP_ZOOM = 3.35  # Kazakhstan spans about 600 x 320 px at this zoom: whole in a 704 px Streamlit column
 MAP_HEIGHT = 470
@@ -74,34 +71,28 @@ def region_map_figure(
     unit: str = "percent",
     colorscale: str | Sequence[Any] | None = None,
     selected: str | None = None,
+    statuses: Mapping[str, str] | None = None,
+    legend_title: str = "",
 ) -> go.Figure:
-    """A choropleth of the regions on an offline MapLibre map; customdata[0] of every point is the region code."""
+    """A choropleth of the regions on an offline MapLibre map; customdata[0] of every point is the region code.
+
+    With `statuses` (region code → met / at_risk / missed / ...) and at least one judged against a target,
+    each region is filled in its status colour, as the rankings are, with a legend titled `legend_title`
+    (the target); otherwise the value runs along a sequential scale.
+    """
     lang = normalise_language(lang)
     regions = load_registry().regions
     features = {f["properties"]["code"]: f for f in region_geojson()["features"]}
+    if statuses and any(statuses.get(r.code) in JUDGED for r in regions):
+        return _status_map_figure(values, statuses, features, lang=lang, title=title, unit=unit,
+                                  selected=selected, legend_title=legend_title)
     with_value = [r for r in regions if _number(values.get(r.code)) is not None and r.code in features]
     without_value = [r for r in regions if r not in with_value and r.code in features]
     zmin, zmax = _value_range([_number(values.get(r.code)) for r in with_value])
     scale = _colorscale(colorscale)
 
-    def collection(group: list[Region]) -> dict[str, Any]:
-        return {"type": "FeatureCollection", "features": [features[r.code] for r in group]}
-
     def common(group: list[Region]) -> dict[str, Any]:
-        return {
-            "geojson": collection(group),
-            "featureidkey": "properties.code",
-            "locations": [r.code for r in group],
-            "customdata": [_customdata(r, values.get(r.code), lang, unit) for r in group],
-            "hovertemplate": "<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>",
-            "marker": {
-                "line": {
-                    "color": [SELECTED_BORDER if r.code == selected else BORDER_COLOUR for r in group],
-                    "width": [3 if r.code == selected else 0.7 for r in group],
-                }
-            },
-            "unselected": {"marker": {"opacity": 0.55}},
-        }
+        return _shapes(group, features, values, lang, unit, selected)
 
     fig = go.Figure()
     if without_value:
@@ -128,14 +119,102 @@ def region_map_figure(
                 **common(with_value),
             )
         )
-    _add_city_markers(fig, [r for r in regions if r.kind == "city"], values, lang, unit, scale, (zmin, zmax), selected)
+    cities = [r for r in regions if r.kind == "city"]
+    fills = {r.code: NO_DATA_COLOUR for r in cities}
+    present = [(r, n) for r in cities if (n := _number(values.get(r.code))) is not None]
+    fills.update(_sample(scale, [n for _, n in present], zmin, zmax, [r for r, _ in present]))
+    _add_city_markers(fig, cities, values, lang, unit, fills, selected)
+    _map_layout(fig, lang, title)
+    return fig
+
+
+# Statuses judged against a target, and the order the map's legend lists every status in (as the rankings).
+JUDGED = ("met", "at_risk", "missed")
+STATUS_ORDER = (*JUDGED, "no_target", "monitoring", "no_data")
+
+
+def _status_map_figure(
+    values: Mapping[str, float | None],
+    statuses: Mapping[str, str],
+    features: Mapping[str, Any],
+    *,
+    lang: str,
+    title: str,
+    unit: str,
+    selected: str | None,
+    legend_title: str,
+) -> go.Figure:
+    """The regions filled in their status colours: one trace (and legend entry) per status present."""
+    regions = [r for r in load_registry().regions if r.code in features]
+
+    def status(region: Region) -> str:
+        found = statuses.get(region.code) or "no_data"
+        return "no_data" if _number(values.get(region.code)) is None else found
+
+    fig = go.Figure()
+    for name in STATUS_ORDER:
+        group = [r for r in regions if status(r) == name]
+        if not group:
+            continue
+        colour = STATUS_COLOURS.get(name, NO_DATA_COLOUR)
+        fig.add_trace(
+            go.Choroplethmap(
+                name=t(f"status.{name}", lang),
+                z=[1] * len(group),
+                colorscale=[[0, colour], [1, colour]],
+                showscale=False,
+                showlegend=True,
+                legendgroup=name,
+                **_shapes(group, features, values, lang, unit, selected, status_of=status),
+            )
+        )
+    cities = [r for r in load_registry().regions if r.kind == "city"]
+    fills = {r.code: STATUS_COLOURS.get(status(r), NO_DATA_COLOUR) for r in cities}
+    _add_city_markers(fig, cities, values, lang, unit, fills, selected, status_of=status)
+    _map_layout(fig, lang, title, legend_title=legend_title)
+    return fig
+
+
+def _shapes(
+    group: list[Region],
+    features: Mapping[str, Any],
+    values: Mapping[str, float | None],
+    lang: str,
+    unit: str,
+    selected: str | None,
+    *,
+    status_of: Callable[[Region], str] | None = None,
+) -> dict[str, Any]:
+    """A choropleth trace's regions: their shapes, what hover shows, a thick border on the selected one."""
+    return {
+        "geojson": {"type": "FeatureCollection", "features": [features[r.code] for r in group]},
+        "featureidkey": "properties.code",
+        "locations": [r.code for r in group],
+        "customdata": [_customdata(r, values.get(r.code), lang, unit, status_of) for r in group],
+        "hovertemplate": _hovertemplate(status_of),
+        "marker": {
+            "line": {
+                "color": [SELECTED_BORDER if r.code == selected else BORDER_COLOUR for r in group],
+                "width": [3 if r.code == selected else 0.7 for r in group],
+            }
+        },
+        "unselected": {"marker": {"opacity": 0.55}},
+    }
+
+
+def _hovertemplate(status_of: Callable[[Region], str] | None) -> str:
+    status = "<br>%{customdata[3]}" if status_of is not None else ""
+    return "<b>%{customdata[1]}</b><br>%{customdata[2]}" + status + "<extra></extra>"
+
+
+def _map_layout(fig: go.Figure, lang: str, title: str, *, legend_title: str = "") -> None:
     fig.update_layout(
         map={"style": MAP_STYLE, "center": MAP_CENTER, "zoom": MAP_ZOOM},
-        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.8)", "itemclick": False, "itemdoubleclick": False},
+        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.8)", "itemclick": False,
+                "itemdoubleclick": False, "title": {"text": legend_title}},
         annotations=[_attribution_annotation(lang)],
         **_layout(lang, title, MAP_HEIGHT),
     )
-    return fig
 
 
 def tile_map_figure(
@@ -294,10 +373,14 @@ def _text_colour(fill: str) -> str:
     return TEXT if luminance > 140 else "#FFFFFF"
 
 
-def _customdata(region: Region, value: Any, lang: str, unit: str) -> list[str]:
+def _customdata(region: Region, value: Any, lang: str, unit: str,
+                status_of: Callable[[Region], str] | None = None) -> list[str]:
     number = _number(value)
     shown = t("geo.no_data", lang) if number is None else format_number(number, lang, unit=unit)
-    return [region.code, region.name(lang), shown]
+    row = [region.code, region.name(lang), shown]
+    if status_of is not None:
+        row.append(t(f"status.{status_of(region)}", lang))
+    return row
 
 
 def _add_city_markers(
@@ -306,17 +389,14 @@ def _add_city_markers(
     values: Mapping[str, float | None],
     lang: str,
     unit: str,
-    scale: list[list[Any]],
-    zrange: tuple[float, float],
+    fills: Mapping[str, str],
     selected: str | None,
+    *,
+    status_of: Callable[[Region], str] | None = None,
 ) -> None:
     """Cities are a few pixels wide at country zoom: a ringed dot at each centre, in the city's colour, to click."""
     if not cities:
         return
-    numbers = [_number(values.get(r.code)) for r in cities]
-    present = [(r, n) for r, n in zip(cities, numbers) if n is not None]
-    fills = {r.code: NO_DATA_COLOUR for r in cities}
-    fills.update(_sample(scale, [n for _, n in present], *zrange, [r for r, _ in present]))
     lat = [r.center["lat"] for r in cities]
     lon = [r.center["lon"] for r in cities]
     fig.add_trace(
@@ -339,8 +419,8 @@ def _add_city_markers(
             lon=lon,
             mode="markers",
             marker={"size": CITY_MARKER_SIZE, "color": [fills[r.code] for r in cities]},
-            customdata=[_customdata(r, values.get(r.code), lang, unit) for r in cities],
-            hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>",
+            customdata=[_customdata(r, values.get(r.code), lang, unit, status_of) for r in cities],
+            hovertemplate=_hovertemplate(status_of),
             unselected={"marker": {"opacity": 0.55}},
             showlegend=False,
             name="",

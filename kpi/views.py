@@ -896,8 +896,9 @@ def _ink(value: float | None, low: float, high: float) -> str:
 
 
 def map_figure(values: Mapping[str, float | None], *, lang: str, title: str, unit: str,
-               registry: Registry | None = None, selected: str | None = None) -> tuple[go.Figure, str]:
-    """The regions coloured by a value: kpi.geo's boundary map when it can draw, else a tile map.
+               registry: Registry | None = None, selected: str | None = None,
+               statuses: Mapping[str, str] | None = None, legend_title: str = "") -> tuple[go.Figure, str]:
+    """The regions coloured by status against the target (or by value): kpi.geo's boundary map, else tiles.
 
     Returns the figure and its kind ('boundaries' or 'tiles'). The boundary map is optional: any failure
     to draw it (module missing, data missing) falls back to tiles rather than breaking the page.
@@ -908,8 +909,10 @@ def map_figure(values: Mapping[str, float | None], *, lang: str, title: str, uni
         geo = None
     if geo is not None:
         for function, kind in (("region_map_figure", "boundaries"), ("tile_map_figure", "tiles")):
+            extra = {"statuses": statuses, "legend_title": legend_title} if kind == "boundaries" else {}
             try:
-                figure = getattr(geo, function)(dict(values), lang=lang, title=title, unit=unit, selected=selected)
+                figure = getattr(geo, function)(dict(values), lang=lang, title=title, unit=unit, selected=selected,
+                                                **extra)
                 return figure, kind
             except Exception:  # noqa: S112 - try the next, lighter map
                 continue

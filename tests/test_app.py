@@ -527,3 +527,22 @@ def test_compliance_page_shows_matrix_scores_and_flags(app_db: Path, latest: str
     results = compliance(_app_store().cursor(), load_catalogue(), load_registry(), latest)
     weakest = min(compliance_scores(results).items(), key=lambda item: (item[1], item[0]))
     assert at.selectbox(key="compliance_entity").value == weakest[0]
+
+
+def test_map_colours_by_status_and_offers_a_regions_one_entity(app_db: Path, latest: str) -> None:
+    """Issue 15: colours against the target with a titled legend; a region of one akimat offers its profile."""
+    at = run("pages/map.py", query={"lang": "en"}, state={"map_kpi": "G2.K1"})
+    figure = plotly_figures(at)[0]
+    assert figure["layout"]["legend"]["title"]["text"].startswith(t("chart.target", "en") + ": ")
+    legend = [trace["name"] for trace in figure["data"] if trace.get("showlegend")]
+    assert legend and set(legend) <= {t(f"status.{s}", "en") for s in ("met", "at_risk", "missed", "no_data")}
+    at.session_state["map_region"] = "karaganda"
+    at.run()
+    akimat = next(e for e in load_registry().entities if e.region == "karaganda" and e.type == "akimat")
+    value = engine().compute(_app_store().cursor(), [latest], levels=["entity"], metrics=["G2.K1"],
+                             within=frozenset({akimat.code}))[0]
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"**{akimat.name('en')}**: {views.fmt(value.value, 'percent', 'en')}" in shown
+    assert t(f"status.{value.status}", "en") in shown
+    assert at.button(key="map_profile").label == t("group.open_profile", "en", name=akimat.name("en"))
+    assert at.query_params["focus"] == "karaganda"

@@ -553,3 +553,66 @@ def test_staying_signed_in_across_reloads_and_tabs_until_signed_out(browser_page
         first.wait_for_selector("input[autocomplete='username']", timeout=60_000)
     finally:
         context.close()
+
+
+MAP_REGION = "karaganda"  # a large region with no city dot on it: the point under the mouse is its shape
+
+
+def region_point(page: Any, code: str) -> dict[str, float]:
+    """The window position of a region's centre on the map (MapLibre's own projection of its longitude/latitude)."""
+    region = load_registry().region_by_code[code]
+    wait_for_charts(page, 1)
+    point = page.evaluate(
+        """([lon, lat]) => {
+            const plot = document.querySelector('.js-plotly-plot');
+            plot.scrollIntoView({block: 'center'});
+            const map = plot._fullLayout.map._subplot.map;
+            const p = map.project([lon, lat]);
+            const r = map.getCanvas().getBoundingClientRect();
+            return {x: r.left + p.x, y: r.top + p.y};
+        }""",
+        [region.center["lon"], region.center["lat"]],
+    )
+    return {"x": float(point["x"]), "y": float(point["y"])}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_a_map_region_answers_hover_and_click(browser_page: Any, server: str, prepared: dict[str, Any],
+                                              lang: str) -> None:
+    """Issue 15: hover shows region, value and status; a click selects the region and lists its entities.
+
+    Every request the page makes stays on this machine (nothing is fetched at run time: no tiles, fonts or icons).
+    """
+    page, registry = browser_page, load_registry()
+    outside: list[str] = []
+
+    def watch(request: Any) -> None:
+        if not request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            outside.append(request.url)
+
+    page.on("request", watch)
+    try:
+        open_page(page, server, f"map?lang={lang}&period={prepared['period']}&kpi=G2.K1")
+        assert "focus=" not in page.url
+        point = region_point(page, MAP_REGION)
+        page.mouse.move(point["x"], point["y"])
+        page.wait_for_selector(".hoverlayer .hovertext", timeout=10_000)
+        hover = page.locator(".hoverlayer .hovertext").first.text_content() or ""
+        name = registry.region_by_code[MAP_REGION].name(lang)
+        assert name in hover, hover
+        assert any(t(f"status.{s}", lang) in hover for s in ("met", "at_risk", "missed", "no_data")), hover
+        legend = page.evaluate("() => document.querySelector('.js-plotly-plot').layout.legend.title.text")
+        assert legend.startswith(t("chart.target", lang)), legend
+        shoot(page, f"map_hover_{lang}")
+        point = region_point(page, MAP_REGION)  # the screenshot stretched the window and scrolled the page
+        page.mouse.click(point["x"], point["y"])
+        settle(page, pause=1.2)
+        assert f"focus={MAP_REGION}" in page.url, page.url
+        headers = page.locator("[data-testid='stMain'] h2").all_inner_texts()
+        assert any(name in h for h in headers), headers
+        # The region's entities are listed below the map (a ranking of its entities, or the one-entity note).
+        assert page.locator(".js-plotly-plot").count() >= 1
+        shoot(page, f"map_region_{lang}")
+    finally:
+        page.remove_listener("request", watch)
+    assert outside == [], f"fetched from outside the machine: {outside[:5]}"

@@ -23,6 +23,7 @@ from kpi.geo import (
     tile_map_figure,
 )
 from kpi.i18n import format_number, t
+from kpi.style import STATUS_COLOURS
 
 VALUES: dict[str, float | None] = {
     "karaganda": 80.0,
@@ -179,10 +180,9 @@ def test_region_map_draws_clickable_city_markers(registry: Registry) -> None:
 
 def test_region_map_needs_no_network() -> None:
     fig = region_map_figure(VALUES, lang="kk", title="x")
-    style = fig.layout.map.style
-    assert style == MAP_STYLE
-    assert style["sources"] == {} and "glyphs" not in style and "sprite" not in style
-    assert {layer["type"] for layer in style["layers"]} == {"background"}
+    # Plotly's built-in plain style: no sources, glyphs or sprite (a custom style dict lost its empty sources
+    # on Streamlit's second draw, and the region shapes stopped answering hover and click).
+    assert fig.layout.map.style == MAP_STYLE == "white-bg"
     assert "http" not in fig.to_json()
     assert not traces(fig, "choropleth") and not traces(fig, "scattergeo")  # geo charts fetch topojson
     assert fig.layout.annotations[0].text == attribution("kk")
@@ -293,3 +293,41 @@ def test_no_code_without_a_region_click(selection: Any) -> None:
 
 def test_first_region_point_wins() -> None:
     assert region_code_from_selection(event({"x": 0}, {"customdata": ["abai", "", ""]})) == "abai"
+
+
+# --- status colours against the target (issue 15: the map colours as the rankings do) -------------------
+
+STATUSES = {"astana": "met", "almaty": "missed", "karaganda": "at_risk", "abai": "met"}
+
+
+def test_region_map_colours_by_status_with_a_titled_legend(registry: Registry) -> None:
+    values = {"astana": 82.0, "almaty": 51.0, "karaganda": 74.0, "abai": 90.0}
+    fig = region_map_figure(values, lang="ru", statuses=STATUSES, legend_title="Цель: 80 %", selected="almaty")
+    shapes = traces(fig, "choroplethmap")
+    by_name = {trace.name: trace for trace in shapes}
+    # One legend entry per status present, in the rankings' order, each filled in its status colour.
+    assert [trace.name for trace in shapes] == [t("status.met", "ru"), t("status.at_risk", "ru"),
+                                               t("status.missed", "ru"), t("status.no_data", "ru")]
+    met = by_name[t("status.met", "ru")]
+    assert sorted(met.locations) == ["abai", "astana"]
+    assert {c for step in met.colorscale for c in step[1:]} == {STATUS_COLOURS["met"]}
+    assert all(trace.showlegend and trace.showscale is False for trace in shapes)
+    assert fig.layout.legend.title.text == "Цель: 80 %"
+    # Hover names the region, its value and its status.
+    row = list(by_name[t("status.at_risk", "ru")].customdata[0])
+    assert row == ["karaganda", registry.region_by_code["karaganda"].name("ru"),
+                   format_number(74.0, "ru", unit="percent"), t("status.at_risk", "ru")]
+    assert "%{customdata[3]}" in met.hovertemplate
+    # Regions without a value are no-data whatever status they were given.
+    assert len(by_name[t("status.no_data", "ru")].locations) == 20 - 4
+    # City dots take their status colour too.
+    dots = next(tr for tr in traces(fig, "scattermap") if tr.customdata is not None)
+    colours = dict(zip((row[0] for row in dots.customdata), dots.marker.color))
+    assert colours["astana"] == STATUS_COLOURS["met"] and colours["almaty"] == STATUS_COLOURS["missed"]
+    assert colours["shymkent"] == STATUS_COLOURS["no_data"]
+
+
+def test_region_map_without_a_target_keeps_the_value_scale() -> None:
+    fig = region_map_figure(VALUES, statuses={code: "no_target" for code in VALUES})
+    assert traces(fig, "choroplethmap")[1].colorscale is not None
+    assert [list(step) for step in traces(fig, "choroplethmap")[1].colorscale] == DEFAULT_COLORSCALE
