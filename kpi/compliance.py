@@ -478,7 +478,11 @@ def missing_items(frame: pd.DataFrame, catalogue: Catalogue, entity: str, lang: 
     return pd.DataFrame(out, columns=["task", "task_title", "status", "why", "evidence_required"])
 
 
-MATRIX_WORDED_TASKS = 24  # up to this many columns the axis names each task in words; more, by its code
+# Every column is at least this wide (a cell to aim at, its title upright above it); a matrix of more tasks
+# than its box holds gets its own width and scrolls sideways inside the box (the page passes `figure_width`).
+MATRIX_CELL_PX = 22
+MATRIX_NAMES_PX = 230  # entity names on the left
+MATRIX_FIT_TASKS = 24  # up to this many tasks fit a column of the page at 22 px or more
 
 
 def task_label(catalogue: Catalogue, task_id: str, lang: str, width: int = 30) -> str:
@@ -489,15 +493,15 @@ def task_label(catalogue: Catalogue, task_id: str, lang: str, width: int = 30) -
 def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "", catalogue: Catalogue | None = None) -> go.Figure:
     """Entities × tasks as square markers coloured by status; each carries entity and task codes for a click.
 
-    With the catalogue, the tooltip names the task in words, the axis too when the columns are few enough, and
-    a thin line parts the tasks of one project from the next."""
+    With the catalogue, the tooltip and the axis name the task in words and a thin line parts the tasks of one
+    project from the next; columns are never narrower than a cell (see `matrix_width`)."""
     tasks = sorted(frame["task"].unique(), key=_task_sort_key)
     entities = list(dict.fromkeys(frame["entity"]))
     names: dict[str, str] = {}
     for _, same_type in frame.drop_duplicates("entity").groupby("entity_type", sort=False):
         # Each type's shared phrase goes ("… of the Republic of Kazakhstan" for ministries, "Akimat of …").
         names.update(zip(same_type["entity"], short_entity_names(list(same_type["entity_name"]))))
-    worded = catalogue is not None and len(tasks) <= MATRIX_WORDED_TASKS
+    worded = catalogue is not None
     titles = dict(zip(frame["task"], frame["task_title"])) if "task_title" in frame else {}
     figure = go.Figure()
     for status in STATUS_ORDER:
@@ -523,6 +527,7 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "", catalogue:
                 figure.add_vline(x=index - 0.5, line={"color": "#9AA5B1", "width": 1})
     figure.update_layout(
         title=title, height=max(320, 20 * len(entities) + (260 if worded else 170)),
+        width=matrix_width(len(tasks)),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         # The task labels above the columns get the room they need; the legend sits above them, at the top
         # of the figure, instead of over them.
@@ -535,6 +540,11 @@ def matrix_figure(frame: pd.DataFrame, lang: str, *, title: str = "", catalogue:
         clickmode="event+select",
     )
     return figure
+
+
+def matrix_width(tasks: int) -> int | None:
+    """The matrix's own width in pixels when its columns would be narrower than a cell in the page, else None."""
+    return MATRIX_NAMES_PX + MATRIX_CELL_PX * tasks + 20 if tasks > MATRIX_FIT_TASKS else None
 
 
 def matrix_export(frame: pd.DataFrame, lang: str) -> pd.DataFrame:

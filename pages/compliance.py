@@ -47,10 +47,14 @@ if shown.empty:
 st.header(ui.text("compliance.matrix"))
 st.caption(ui.text("compliance.click_hint"))
 matrix, beside = st.columns([3, 2], gap="medium")  # the supporting document of a clicked cell stays in view
-with matrix:
-    ui.chart(comp.matrix_figure(shown, lang, catalogue=cat), comp.matrix_export(shown, lang),
-             f"compliance_{filters.period}", key="compliance_matrix",
-             selectable=True, title=ui.text("compliance.matrix"))
+figure = comp.matrix_figure(shown, lang, catalogue=cat)
+with matrix, st.container(key="compliance_matrix_box"):  # a wide matrix scrolls sideways inside this box
+    if figure.layout.width:  # Streamlit fits a chart to its column: the chart's box is held at the figure's width
+        st.html("<style>.st-key-compliance_matrix_box {overflow-x: auto; overflow-y: hidden;}"
+                f".st-key-compliance_matrix_box [data-testid='stElementContainer']:has(.js-plotly-plot) "
+                f"{{min-width: {figure.layout.width}px;}}</style>")
+    ui.chart(figure, comp.matrix_export(shown, lang), f"compliance_{filters.period}", key="compliance_matrix",
+             selectable=True, title=ui.text("compliance.matrix"), width=figure.layout.width)
 picked = comp.cell_from_selection(st.session_state.get("compliance_matrix"))
 if picked is not None and picked != st.session_state.get("_evidence_picked"):  # a new click on the matrix
     st.session_state["_evidence_picked"] = picked

@@ -789,16 +789,17 @@ def export_context(about: Mapping[str, str] | None = None) -> export.ExportConte
 
 
 def chart(figure: go.Figure, data: pd.DataFrame, name: str, *, key: str, selectable: bool = False,
-          title: str | None = None, about: Mapping[str, str] | None = None) -> str | None:
+          title: str | None = None, about: Mapping[str, str] | None = None, width: int | None = None) -> str | None:
     """A chart with PNG/SVG/XLSX/CSV downloads; returns the key of a clicked point when `selectable`. `about`
-    names the KPI, period and scope the downloads record (the filters' period and scope otherwise).
+    names the KPI, period and scope the downloads record (the filters' period and scope otherwise). `width`
+    (pixels) keeps a wide figure at its own width, to scroll sideways inside a box; otherwise it fills the column.
 
     Screen readers get a text alternative: the chart's title (or `title`) and how many values it shows.
     """
     config = {"displaylogo": False, "responsive": True,
               "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
               "modeBarButtonsToRemove": list(MODEBAR_REMOVED), **plotly_locale(lang())}
-    event = st.plotly_chart(figure, key=key, theme=None, config=config, width="stretch",
+    event = st.plotly_chart(figure, key=key, theme=None, config=config, width=width or "stretch",
                             on_select="rerun" if selectable else "ignore", selection_mode="points")
     downloads(figure, data, name, key=key, description=chart_description(figure, data, title), about=about)
     if selectable and event is not None:

@@ -444,10 +444,13 @@ def test_screenshots_of_every_page(browser_page: Any, server: str, prepared: dic
         assert shot.stat().st_size > 20_000
 
 
-def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: str, prepared: dict[str, Any]) -> None:
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: str, prepared: dict[str, Any],
+                                                   lang: str) -> None:
     page = browser_page
-    open_page(page, server, f"compliance?lang=en&period={prepared['period']}&type=akimat")
-    assert page.locator("h2", has_text="Entities × tasks").count() == 1  # the screen-reader text names it too
+    open_page(page, server, f"compliance?lang={lang}&period={prepared['period']}&type=akimat")
+    # the screen-reader text names it too, hence the exact heading
+    assert page.locator("h2", has_text=t("compliance.matrix", lang)).count() == 1
     wait_for_charts(page, 1)
     box = page.evaluate(
         """() => {
@@ -462,9 +465,9 @@ def test_compliance_matrix_cell_opens_its_evidence(browser_page: Any, server: st
     evidence = page.locator(".st-key-compliance_evidence")
     evidence.wait_for(timeout=30_000)
     text = evidence.inner_text()
-    assert "Document the guide requires" in text and "Status" in text
+    assert t("compliance.field.required", lang) in text and t("compliance.field.status", lang) in text
     assert in_view(page, ".st-key-compliance_evidence"), "the supporting document sits beside the matrix"
-    shoot(page, "compliance_evidence_en")
+    shoot(page, f"compliance_evidence_{lang}")
 
 
 def test_an_officer_signs_in_and_sees_only_their_entity(browser_page: Any, server: str,

@@ -346,6 +346,10 @@ def test_matrix_names_tasks_in_words_groups_projects_and_exports_in_the_language
     assert proven.customdata[0][3].startswith("G3.P4.T1 — " + catalogue.task_by_id["G3.P4.T1"].title.kk[:20])
     assert "%{customdata[3]}" in proven.hovertemplate
     assert comp.matrix_figure(frame, "kk").layout.xaxis.ticktext is None  # without the catalogue: codes
+    # Seven columns fill the page's column; all 68 tasks keep 22 px each and scroll sideways in their box.
+    assert figure.layout.width is None
+    assert comp.matrix_width(len(catalogue.tasks)) == 230 + 22 * 68 + 20
+    assert comp.matrix_width(24) is None and comp.matrix_width(25) == 230 + 22 * 25 + 20
     exported = comp.matrix_export(frame, "ru")
     assert list(exported.columns) == ["Организация", "Показатель", "Задача", "Наименование задачи", "Статус", "Причина"]
     assert set(exported["Статус"]) <= {t(f"compliance.status.{s}", "kk") for s in comp.STATUS_ORDER}  # the frame's words
