@@ -521,10 +521,10 @@ class Returns(base.Returns):
 
     def periods(self, entities: Sequence[str] | None = None) -> list[str]:
         if entities is None:
-            rows = _all(self.cur, "SELECT DISTINCT period FROM return_version ORDER BY period COLLATE \"C\"")
+            rows = _all(self.cur, "SELECT period FROM return_version GROUP BY period ORDER BY period COLLATE \"C\"")
         else:
-            rows = _all(self.cur, f"SELECT DISTINCT period FROM return_version WHERE entity_code {DIALECT.in_list} "
-                                  "ORDER BY period COLLATE \"C\"", [list(entities)])
+            rows = _all(self.cur, f"SELECT period FROM return_version WHERE entity_code {DIALECT.in_list} "
+                                  "GROUP BY period ORDER BY period COLLATE \"C\"", [list(entities)])
         return [str(r[0]) for r in rows]
 
     def received(self, period: str, entities: Sequence[str]) -> int:
