@@ -249,3 +249,17 @@ def test_a_second_server_without_the_secret_file_is_told_where_to_put_it(pg_data
         with pytest.raises(RuntimeError, match="PARASAT_SECRET_FILE"):
             audit.record(second, "admin", "period_closed", "2026Q4")
     assert not (tmp_path / "missing.secret").exists()  # never a new key for a database that has one
+
+
+def test_every_page_renders_on_a_postgresql_default_database(pg_database_url: str) -> None:
+    """The app's own database named by a URL (PARASAT_DB_PATH): the sample loads into it on first use and every
+    page renders from it, signed in through the sessions and users of the PostgreSQL store."""
+    from tests.test_app import PAGES, _app_store, app_database, run
+
+    with app_database(pg_database_url):  # type: ignore[arg-type]
+        store = _app_store()
+        assert store.url == pg_database_url and not store.is_empty()
+        for page in PAGES:
+            at = run(page, query={"lang": "en"})
+            assert at.title and not at.exception and not at.error, page
+        assert audit.verify(store)
