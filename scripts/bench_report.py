@@ -1,50 +1,130 @@
-"""Benchmark: `report` for one period at every level on the sample data, vs a plain scan of the same rows.
+"""Benchmark: `report` for one period at every level, vs a plain scan of the same rows; on DuckDB and, with
+`--pg`, on PostgreSQL in the same run, with the ratio between the two.
 
-Run: python scripts/bench_report.py. Prints median times over repeated runs and their ratio.
+Run: python scripts/bench_report.py [--copies 10] [--pg URL | --pg auto]. The data are the sample returns
+(2024Q1-2025Q4); `--copies N` makes the nation N times larger (every entity and its returns copied under
+synthetic codes, as scripts/bench_pages.py does: 20 gives 1,840 entities). `--pg auto` starts a private
+PostgreSQL 15 for the run (scripts/pgserver.py); a URL must name an empty database. Prints median times.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kpi.catalogue import DATA_DIR, load_registry  # noqa: E402
 from kpi.service import engine, load_sample  # noqa: E402
 from kpi.store import Store, db  # noqa: E402
 
-REPEATS = 30
+PERIOD = "2025Q4"
 
 
-def median_ms(action) -> float:
+def median_ms(action: Callable[[], Any], repeats: int) -> float:
     times = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         action()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
-        t0 = time.perf_counter()
-        accepted = load_sample(store)
-        load_s = time.perf_counter() - t0
-        cur = store.cursor()
+def larger_registry(folder: Path, copies: int) -> Path:
+    """The registry with every entity `copies` times (codes `<code>__1` ..., as `copy_entities` names them)."""
+    registry = yaml.safe_load((DATA_DIR / "entities.yaml").read_text(encoding="utf-8"))
+    originals = list(registry["entities"])
+    for copy in range(1, copies):
+        for entity in originals:
+            clone = dict(entity)
+            clone["code"] = f"{entity['code']}__{copy}"
+            clone["name"] = {lang: f"{text} #{copy}" for lang, text in entity["name"].items()}
+            registry["entities"].append(clone)
+    path = folder / f"entities_x{copies}.yaml"
+    path.write_text(yaml.safe_dump(registry, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def postgres(url: str | None) -> Iterator[str | None]:
+    """The PostgreSQL to compare with: the URL given, a private server for `auto`, or none."""
+    if url != "auto":
+        yield url
+        return
+    from scripts.pgserver import PgServer
+
+    server = PgServer(Path(tempfile.mkdtemp(prefix="parasat-bench-pg-")))
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
+        server.remove()
+
+
+def measure(store: Store, copies: int, repeats: int) -> dict[str, Any]:
+    """Load the sample, make the nation `copies` times larger, and time the report of one period."""
+    t0 = time.perf_counter()
+    accepted = load_sample(store)
+    load_s = time.perf_counter() - t0
+    if copies > 1:
+        with store.transaction() as cur:
+            versions, entities = db(cur).returns.copy_entities(copies)
+    cur = store.cursor()
+    try:
         kpi_engine = engine()
-        kpi_engine.report(cur, "2025Q4")  # warm the SQL text cache
-        scan = median_ms(lambda: db(cur).returns.current_values("2025Q4"))
-        report = median_ms(lambda: kpi_engine.report(cur, "2025Q4"))
-        rows = len(kpi_engine.report(cur, "2025Q4"))
-        eight = median_ms(lambda: kpi_engine.compute(cur, [f"{y}Q{q}" for y in (2024, 2025) for q in (1, 2, 3, 4)]))
-    print(f"sample: {accepted} returns loaded in {load_s:.2f} s")
-    print(f"baseline scan of the period's current values: {scan:7.2f} ms")
-    print(f"report, one period, every KPI x level x key ({rows} rows): {report:7.2f} ms  (ratio {report / scan:.1f}x the scan)")
-    print(f"every metric incl. breakdowns, all 8 sample periods: {eight:7.2f} ms")
+        rows = len(kpi_engine.report(cur, PERIOD))  # warm: the definition tables, the SQL text
+        facts = len(db(cur).returns.current_values(PERIOD))
+        scan = median_ms(lambda: db(cur).returns.current_values(PERIOD), repeats)
+        report = median_ms(lambda: kpi_engine.report(cur, PERIOD), repeats)
+        entities = len(db(cur).returns.current_ids(PERIOD))
+    finally:
+        cur.close()
+    return {"accepted": accepted, "load_s": load_s, "rows": rows, "facts": facts, "scan": scan, "report": report,
+            "entities": entities}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", type=int, default=1, help="the nation N times over (20: 1,840 entities)")
+    parser.add_argument("--pg", help="a postgresql:// URL of an empty database, or `auto` for a private server")
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("PARASAT_SECRET_FILE", str(Path(tmp) / "bench.secret"))
+        if args.copies > 1:
+            os.environ["PARASAT_ENTITIES_FILE"] = str(larger_registry(Path(tmp), args.copies))
+            load_registry.cache_clear()
+            engine.cache_clear()
+        results: dict[str, dict[str, Any]] = {}
+        with Store(Path(tmp) / "bench.duckdb") as store:
+            results["DuckDB"] = measure(store, args.copies, args.repeats)
+        with postgres(args.pg) as url:
+            if url:
+                with Store(url) as store:
+                    results["PostgreSQL"] = measure(store, args.copies, args.repeats)
+    registry_size = len(load_registry().entities)
+    print(f"registry: {registry_size} entities; period {PERIOD}; median of {args.repeats} runs")
+    for name, r in results.items():
+        print(f"{name:10} sample: {r['accepted']} returns loaded in {r['load_s']:.1f} s; {r['entities']} entities "
+              f"reported, {r['facts']} current facts in the period")
+        print(f"{name:10} scan of the period's current values: {r['scan']:8.1f} ms")
+        print(f"{name:10} report, one period, every KPI x level x key ({r['rows']} rows): {r['report']:8.1f} ms "
+              f"(ratio {r['report'] / r['scan']:.1f}x the scan)")
+    if len(results) == 2:
+        duck, pg = results["DuckDB"], results["PostgreSQL"]
+        print(f"PostgreSQL / DuckDB: report {pg['report'] / duck['report']:.2f}x, scan {pg['scan'] / duck['scan']:.2f}x")
 
 
 if __name__ == "__main__":
