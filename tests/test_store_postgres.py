@@ -22,7 +22,7 @@ from kpi import audit
 from kpi.backup import DUMP, backup, restore, verify_backup
 from kpi.ingest.pipeline import check_files, commit_plan, ingest_files
 from kpi.service import report_rows, set_target
-from kpi.store import Store, db
+from kpi.store import Store, StoreUnavailable, db
 from kpi.store.pg import AUDIT_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,8 +246,11 @@ def test_a_second_server_without_the_secret_file_is_told_where_to_put_it(pg_data
     monkeypatch.setenv("PARASAT_SECRET_FILE", str(tmp_path / "missing.secret"))
     with Store(pg_database_url) as second:
         assert not audit.verify(second) and audit.verify(second).problem == "secret_missing"
-        with pytest.raises(RuntimeError, match="PARASAT_SECRET_FILE"):
+        with pytest.raises(StoreUnavailable) as missing:
             audit.record(second, "admin", "period_closed", "2026Q4")
+        for lang in ("kk", "ru", "en"):
+            assert "PARASAT_SECRET_FILE" in missing.value.message(lang)
+            assert str(tmp_path / "missing.secret") in missing.value.message(lang)
     assert not (tmp_path / "missing.secret").exists()  # never a new key for a database that has one
 
 
@@ -263,3 +266,11 @@ def test_every_page_renders_on_a_postgresql_default_database(pg_database_url: st
             at = run(page, query={"lang": "en"})
             assert at.title and not at.exception and not at.error, page
         assert audit.verify(store)
+
+
+def test_a_database_server_out_of_reach_is_explained_without_a_traceback(postgres_server) -> None:  # noqa: ANN001
+    url = f"postgresql://parasat:not-the-password@127.0.0.1:{postgres_server.port}/parasat"
+    for lang, words in (("en", "Could not connect"), ("ru", "Не удалось подключиться"), ("kk", "қосылу мүмкін")):
+        result = cli("report", "--db", url, "--period", "2025Q1", "--lang", lang)
+        assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
+        assert "not-the-password" not in result.stderr and ":***@" in result.stderr

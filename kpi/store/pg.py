@@ -186,9 +186,12 @@ class Pool:
         self.closed = False
 
     def connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
-                               options="-c TimeZone=UTC -c work_mem=32MB")
-        return conn
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                   options="-c TimeZone=UTC -c work_mem=32MB")
+        except psycopg.OperationalError as problem:
+            reason = (str(problem).strip().splitlines() or ["?"])[-1].replace(self.url, base.redacted(self.url))
+            raise base.StoreUnavailable("db.unreachable", location=base.redacted(self.url), reason=reason[:300]) from None
 
     def take(self) -> psycopg.Connection[Any]:
         with self._lock:
