@@ -274,3 +274,21 @@ def test_a_database_server_out_of_reach_is_explained_without_a_traceback(postgre
         result = cli("report", "--db", url, "--period", "2025Q1", "--lang", lang)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
         assert "not-the-password" not in result.stderr and ":***@" in result.stderr
+
+
+def test_a_cursor_outlives_its_connection_being_ended_by_the_server(pg_database_url: str, postgres_server,  # noqa: ANN001
+                                                                    catalogue, registry, make_return) -> None:
+    """A page's lent cursor whose connection the server ended (a restart, an administrator) reads on."""
+    with Store(pg_database_url) as store:
+        assert ingest_files(store, catalogue, registry, [make_return("akimat_abai", "2025Q1")]).ok
+        cur = store.cursor()
+        before = db(cur).returns.data_version()
+        with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = %s AND pid <> pg_backend_pid()",
+                                  [pg_database_url.rsplit("/", 1)[1]]).fetchone()
+        assert ended and ended[0] >= 1
+        time.sleep(0.2)  # the server's goodbye reaches the socket
+        assert db(cur).returns.data_version() == before
+        assert db(cur).returns.periods() == ["2025Q1"]
+        cur.close()

@@ -239,7 +239,16 @@ class Cursor:
     def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
         if self.conn is None:
             raise RuntimeError("the cursor is closed")
-        return self.conn.execute(sql, params)  # type: ignore[arg-type]
+        idle = self.conn.info.transaction_status == TransactionStatus.IDLE
+        try:
+            return self.conn.execute(sql, params)  # type: ignore[arg-type]
+        except psycopg.OperationalError:
+            # The server restarted or ended this connection while it sat in a pool (a page's lent cursor):
+            # outside a transaction the statement never ran, so it runs again on a new connection, once.
+            if not (idle and self.conn.broken):
+                raise
+            self.conn = self._pool.take()
+            return self.conn.execute(sql, params)  # type: ignore[arg-type]
 
     def copy(self, statement: str) -> Any:
         if self.conn is None:
