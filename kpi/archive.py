@@ -41,6 +41,8 @@ class Archive:
     the batch that refers to its files (`Pack.close`).
     """
 
+    archives_while_reading = True  # a batch's files may go into a pack as the readers find them valid
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
@@ -80,6 +82,9 @@ class Archive:
     def pack(self) -> Pack:
         """A new pack for one batch's files."""
         return Pack(self)
+
+    def keep(self, cur: Any, pack: Any) -> None:
+        """Nothing to do in the transaction of a batch: its pack is durable already."""
 
     def _added(self, path: Path, shas: set[str]) -> None:
         with self._lock:
@@ -151,6 +156,88 @@ class Pack:
                 os.close(folder)
         self.archive._added(self.path, self.shas)
         return self.path
+
+
+class DatabaseArchive:
+    """The archive of a PostgreSQL store: each file a row of its `archive_file` table, by sha256, written in
+    the transaction that writes its return, so every server reads it and `pg_dump` backs it up.
+
+    A batch's files are held in memory (`MemoryPack`) until `keep` writes them in that transaction; a
+    batch that is refused or fails leaves nothing behind.
+    """
+
+    archives_while_reading = False  # nothing is written before the return's own transaction
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _files(self, cur: Any) -> Any:
+        from kpi.store import pg  # noqa: PLC0415 - light module: the driver only with a URL store
+
+        return pg.ArchiveFiles(cur)
+
+    def shas(self) -> set[str]:
+        """The sha256 of every archived file."""
+        cur = self.store.cursor()
+        try:
+            return set(self._files(cur).shas())
+        finally:
+            cur.close()
+
+    def __contains__(self, sha256: object) -> bool:
+        if not isinstance(sha256, str):
+            return False
+        cur = self.store.cursor()
+        try:
+            return bool(self._files(cur).has(sha256))
+        finally:
+            cur.close()
+
+    def read(self, sha256: str) -> bytes | None:
+        """An archived file's content, or None when it is not in the archive."""
+        cur = self.store.cursor()
+        try:
+            content: bytes | None = self._files(cur).get(sha256)
+            return content
+        finally:
+            cur.close()
+
+    def pack(self) -> MemoryPack:
+        """A new pack for one batch's files (kept in memory until `keep`)."""
+        return MemoryPack()
+
+    def keep(self, cur: Any, pack: MemoryPack | None) -> None:
+        """Write a batch's files with a cursor inside the transaction that writes its returns."""
+        if pack is not None and pack.contents:
+            self._files(cur).put(pack.contents)
+
+
+class MemoryPack:
+    """One batch's accepted files in memory, for a `DatabaseArchive` (the same calls as `Pack`)."""
+
+    def __init__(self) -> None:
+        self.contents: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def shas(self) -> set[str]:
+        return set(self.contents)
+
+    def add(self, content: bytes, sha256: str) -> None:
+        with self._lock:
+            self.contents.setdefault(sha256, content)
+
+    def add_file(self, path: str, sha256: str) -> bool:
+        """Keep a file from disk if its content still has the sha256 it was read with; False if it changed."""
+        with open(path, "rb") as fh:
+            content = fh.read()
+        if hashlib.sha256(content).hexdigest() != sha256:
+            return False
+        self.add(content, sha256)
+        return True
+
+    def close(self) -> None:
+        """Nothing to make durable yet: the database write does it."""
 
 
 class BackgroundArchiver:

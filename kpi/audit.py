@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpi.store.duck import db
+from kpi.store.route import db
 
 if TYPE_CHECKING:
     from kpi.store import Cursor, Store
@@ -88,7 +88,11 @@ def secret_path(db_path: Path) -> Path:
 
 def load_secret(db_path: Path, *, create: bool = True) -> bytes | None:
     """The database's secret, created (owner read/write only) on first use; None when missing and not created."""
-    path = secret_path(db_path)
+    return load_secret_file(secret_path(db_path), create=create)
+
+
+def load_secret_file(path: Path, *, create: bool = True) -> bytes | None:
+    """The secret in a file, created (owner read/write only) when asked; None when missing and not created."""
     try:
         text = path.read_text(encoding="ascii").strip()
         return bytes.fromhex(text) if len(text) == 2 * SECRET_BYTES else None
@@ -101,12 +105,12 @@ def load_secret(db_path: Path, *, create: bool = True) -> bytes | None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it meanwhile
-        return load_secret(db_path, create=False)
+        return load_secret_file(path, create=False)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(secrets.token_hex(SECRET_BYTES) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    return load_secret(db_path, create=False)
+    return load_secret_file(path, create=False)
 
 
 def same_text(given: str, expected: str) -> bool:
@@ -298,14 +302,14 @@ def verify(target: Store | Path) -> Verification:
     """Check every event against its predecessor, its hash and its key, and the keyed head; never raises."""
     try:
         store = _store(target)
-        secret = load_secret(store.db_path, create=False)
+        secret = load_secret_file(store.secret_file, create=False)
         if secret is None:
-            return Verification(False, 0, None, "secret_missing", {"file": secret_path(store.db_path).name})
+            return Verification(False, 0, None, "secret_missing", {"file": store.secret_file.name})
         cur = store.cursor()
         try:
             known = db(cur).meta.get(KEY_ID)
             if known is not None and known != key_id(secret):
-                return Verification(False, 0, None, "secret_missing", {"file": secret_path(store.db_path).name})
+                return Verification(False, 0, None, "secret_missing", {"file": store.secret_file.name})
             return _verify(cur, secret)
         finally:
             cur.close()

@@ -22,8 +22,9 @@ Typical flow:
   python -m kpi ingest --db var/my.duckdb abai.xlsx     # accepted whole or rejected whole
   python -m kpi report --db var/my.duckdb --period 2026Q1 --json
 
---db defaults to the app's embedded database (KPI_DB overrides it); a database named with --db
-or KPI_DB starts empty, the default one is loaded with the sample returns on first use.
+--db defaults to the app's embedded database (KPI_DB overrides it); both take a file path or a
+postgresql:// URL. A database named with --db or KPI_DB starts empty, the default one is loaded
+with the sample returns on first use.
 """
 
 
@@ -83,13 +84,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from kpi.archive import Archive, archive_dir_for
     from kpi.ingest.sandbox import read_and_archive, reader_pool
-    from kpi.settings import resolve_db_path
+    from kpi.settings import is_database_url, resolve_db_path
 
     lang = _lang(args)
     readers = reader_pool()
     # Forked now, before any thread or the database exists, the readers share the loaded catalogue.
     readers.prefork(readers.processes_for(len(args.files)))
-    archive = None if args.dry_run else Archive(archive_dir_for(resolve_db_path(args.db)[0]))
+    target = resolve_db_path(args.db)[0]
+    # A PostgreSQL store archives the files in the transaction of their returns, after reading.
+    archive = None if args.dry_run or is_database_url(target) else Archive(archive_dir_for(target))
     # They read, and each valid file is archived, while this process opens the database.
     with ThreadPoolExecutor(max_workers=1) as background:
         reading = background.submit(read_and_archive, readers, args.files, archive, lambda entity: True)
@@ -269,6 +272,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from kpi.backup import restore
     from kpi.settings import resolve_db_path
+    from kpi.store import redacted
 
     path, _ = resolve_db_path(args.db)
     try:
@@ -279,7 +283,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(t("cli.restored", _lang(args), path=str(path), count=len(manifest["files"])))
+    shown = redacted(path) if isinstance(path, str) else str(path)
+    print(t("cli.restored", _lang(args), path=shown, count=len(manifest["files"])))
     return 0
 
 
@@ -364,6 +369,9 @@ def cmd_periods(args: argparse.Namespace) -> int:
     return 0
 
 
+DB_HELP = "database file or postgresql:// URL (default: the app's embedded database, or KPI_DB)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m kpi", description=DESCRIPTION,
@@ -386,35 +394,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="path of the XLSX file to write")
 
     p = add("ingest", "Check and load filled returns; each file is accepted whole or rejected whole.", cmd_ingest)
-    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("files", nargs="+", help="filled return files (.xlsx)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--user", default="cli", help="who is uploading (kept in the audit trail)")
     p.add_argument("--dry-run", action="store_true", help="check and preview only; write nothing")
 
     p = add("report", "Compute every KPI at every level for a period.", cmd_report)
-    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("--period", required=True, help="period YYYYQn")
     p.add_argument("--json", action="store_true", help="print a JSON array, one object per KPI × level × key")
     p.add_argument("--level", action="append", choices=["national", "entity_type", "region", "entity"],
                    help="levels to print in the table view (default national)")
 
     p = add("targets", "List KPI targets by year, or set one (--set METRIC YEAR VALUE).", cmd_targets)
-    p.add_argument("--db", help="database file")
+    p.add_argument("--db", help="database file or postgresql:// URL")
     p.add_argument("--set", nargs=3, metavar=("METRIC", "YEAR", "VALUE"), help="e.g. --set G2.K1 2026 70")
     p.add_argument("--user", default="cli", help="who sets the target (kept in the audit trail)")
     p.add_argument("--json", action="store_true")
 
     p = add("compliance", "Each entity's standing on each task for a period: proven, missing, late, below "
             "cadence or not applicable, with the rules of the guide it failed.", cmd_compliance)
-    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("--period", required=True, help="period YYYYQn")
     p.add_argument("--json", action="store_true", help="one object per entity × task: entity, task, status, failed_rules")
     p.add_argument("--all", action="store_true", help="in the table view, list proven tasks too")
 
     p = add("flags", "Formalism and data-quality flags for a period (full 100-per-cent shares with no evidence, copied or falling "
             "figures, outliers, late returns, low-level signatures).", cmd_flags)
-    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("--period", required=True, help="period YYYYQn")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -422,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_users)
     p.add_argument("action", nargs="?", choices=["list", "add", "passwd", "disable", "unlock"], default="list")
     p.add_argument("username", nargs="?")
-    p.add_argument("--db", help="database file")
+    p.add_argument("--db", help="database file or postgresql:// URL")
     p.add_argument("--role", choices=["analyst", "officer", "admin"], default="analyst")
     p.add_argument("--entity", action="append", help="an entity an officer may read and upload for (repeat)")
     p.add_argument("--password", help="the password (asked for when omitted)")
@@ -433,25 +441,25 @@ def build_parser() -> argparse.ArgumentParser:
             "otherwise.", cmd_periods)
     p.add_argument("action", nargs="?", choices=["list", "open", "close"], default="list")
     p.add_argument("period", nargs="?", help="period YYYYQn")
-    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("--user", default="cli", help="who opens or closes it (kept in the audit trail)")
     p.add_argument("--json", action="store_true")
 
     p = add("backup", "Copy the database (with its audit trail) and the archived uploads, with a signed manifest of "
             "checksums (keep the secret file apart).", cmd_backup)
-    p.add_argument("--db", help="database file")
+    p.add_argument("--db", help="database file or postgresql:// URL")
     p.add_argument("--out", required=True, help="an empty or new folder")
 
     p = add("audit", "Verify the audit trail (exit 1 naming the first bad event) or list its events.", cmd_audit)
     p.add_argument("action", nargs="?", choices=["verify", "list"], default="verify")
-    p.add_argument("--db", help="database file")
+    p.add_argument("--db", help="database file or postgresql:// URL")
     p.add_argument("--limit", type=int, default=50, help="list: the newest N events")
     p.add_argument("--json", action="store_true")
 
     p = add("restore", "Put a backup in place after checking its signature, every path and every checksum.",
             cmd_restore)
     p.add_argument("backup_dir", help="a folder written by `backup`")
-    p.add_argument("--db", help="database file to restore into (default: the app's)")
+    p.add_argument("--db", help="database file or postgresql:// URL to restore into (default: the app's)")
     p.add_argument("--force", action="store_true", help="replace an existing database")
     p.add_argument("--secret", help="the database's secret file (default: the one beside the target database); "
                    "the backup's manifest must be signed with it")
@@ -462,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("briefing", "Write a briefing pack (PowerPoint with native charts; --pdf also a PDF) for a period and "
                         "scope; --lang is the deck's language.", cmd_briefing)
-    p.add_argument("--db", help="database file (default: the app's embedded database, or KPI_DB)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("--period", required=True, help="period YYYYQn")
     p.add_argument("--scope", default="national",
                    help="national, an entity type (akimat...), a region code (abai...) or an entity code")

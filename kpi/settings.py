@@ -20,10 +20,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARASAT_", extra="forbid", toml_file=SETTINGS_FILE)
 
-    db_path: Path = Field(
+    db_path: Path | str = Field(
         DEFAULT_DB,
-        description="The embedded DuckDB file the app and the CLI use; KPI_DB overrides it too.",
+        description="The database the app and the CLI use: an embedded DuckDB file, or a postgresql:// URL "
+        "(several servers on one database); KPI_DB overrides it too.",
     )
+    secret_file: Path | None = Field(
+        None, description="The audit and backup key of a database named by a postgresql:// URL: every server "
+        "of that database needs a copy of the same file. Unset, var/postgres-<host>-<port>-<db>.secret; "
+        "created only when the database is new (a DuckDB file keeps its key beside it, <db>.secret).")
     sample_dir: Path = Field(
         PROJECT_ROOT / "data" / "sample",
         description="Sample returns loaded into the default database on first run.",
@@ -86,11 +91,21 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
-    """The database to use and whether it is the app's default (which gets the sample data)."""
+def is_database_url(target: object) -> bool:
+    """Whether a database is named by a PostgreSQL URL (not a file path)."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def _target(target: str | os.PathLike[str]) -> str | Path:
+    return str(target) if is_database_url(target) else Path(target)
+
+
+def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> tuple[str | Path, bool]:
+    """The database to use (a file path, or a postgresql:// URL as text) and whether it is the app's default
+    (which gets the sample data)."""
     if explicit:
-        return Path(explicit), False
+        return _target(explicit), False
     env_db = os.environ.get("KPI_DB")
     if env_db:
-        return Path(env_db), False
-    return get_settings().db_path, True
+        return _target(env_db), False
+    return _target(get_settings().db_path), True

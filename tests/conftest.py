@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.pop("KPI_DB", None)
 os.environ["PARASAT_TODAY"] = "2026-12-01"  # the calendar every test runs on (kpi.periods), never the real date
+# The key of every PostgreSQL test database (created by the first; a URL store keeps it outside the database).
+os.environ["PARASAT_SECRET_FILE"] = str(Path(tempfile.mkdtemp(prefix="parasat-secret-")) / "postgres.secret")
+
+from postgres import pg_database_url, postgres_server  # noqa: E402, F401
 
 from kpi.catalogue import Catalogue, Registry, load_catalogue, load_registry, measures_for_entity  # noqa: E402
 from kpi.sample import fill_by_names  # noqa: E402
 from kpi.store import Store  # noqa: E402
 from kpi.template import build_template  # noqa: E402
+
+STORE_KINDS = ("duckdb", "postgresql")
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -33,9 +40,24 @@ def registry() -> Registry:
     return load_registry()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_stores` runs once per store kind (DuckDB file, PostgreSQL URL); others on DuckDB."""
+    if "store_kind" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("store_kind", STORE_KINDS if both else STORE_KINDS[:1])
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "test.duckdb") as opened:
+def db_target(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new, empty database as `--db` names it: a DuckDB file path, or a PostgreSQL URL."""
+    if store_kind == "postgresql":
+        return str(request.getfixturevalue("pg_database_url"))
+    return str(tmp_path / "test.duckdb")
+
+
+@pytest.fixture
+def store(db_target: str) -> Iterator[Store]:
+    with Store(db_target) as opened:
         yield opened
 
 

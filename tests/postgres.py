@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,42 @@ def started_server(*, database: str = "parasat") -> Iterator[PgServer]:
 def postgres_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the whole test session (its data directory is removed at the end)."""
     yield from started_server()
+
+
+def _admit_any_database(server: PgServer) -> None:
+    """Let the application role reach the throw-away databases of the tests too (this test server only)."""
+    import psycopg  # noqa: PLC0415
+
+    hba = server.data / "pg_hba.conf"
+    line = f"host all {server.role} 127.0.0.1/32 scram-sha-256\n"
+    if line not in hba.read_text():
+        with hba.open("a") as handle:
+            handle.write(line)
+        with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def fresh_database(server: PgServer) -> Iterator[str]:
+    """A new, empty database owned by the application role: its URL; dropped afterwards."""
+    import psycopg  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    _admit_any_database(server)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8'").format(
+            sql.Identifier(name), sql.Identifier(server.role)))
+    try:
+        yield f"postgresql://{server.role}:{server.password}@127.0.0.1:{server.port}/{name}"
+    finally:
+        with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_database_url(postgres_server: PgServer) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database for one test (the `postgresql://` store target)."""
+    yield from fresh_database(postgres_server)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The command line exactly as the contract fixes it, driven as a user (or an acceptance test) would."""
+"""The command line exactly as the contract fixes it, driven as a user (or an acceptance test) would, with `--db`
+naming a DuckDB file and a PostgreSQL URL (`db_target`): the same answers from both."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from kpi.sample import fill_by_names
@@ -40,8 +42,9 @@ def test_entities_json() -> None:
     assert astana["region"] == "astana" and astana["name_kk"].startswith("Астана")
 
 
-def test_template_fill_ingest_report_round_trip(tmp_path: Path) -> None:
-    db = tmp_path / "kpi.duckdb"
+@pytest.mark.both_stores
+def test_template_fill_ingest_report_round_trip(tmp_path: Path, db_target: str) -> None:
+    db = db_target
     out = tmp_path / "abai.xlsx"
     assert run("template", "--entity", "akimat_abai", "--period", "2025Q3", "--out", str(out)).returncode == 0
     wb = load_workbook(out)
@@ -85,8 +88,9 @@ def test_template_fill_ingest_report_round_trip(tmp_path: Path) -> None:
     assert {r["level"] for r in rows} == {"national", "entity_type", "region", "entity"}
 
 
-def test_rejected_file_exits_1_with_located_errors(tmp_path: Path) -> None:
-    db = tmp_path / "kpi.duckdb"
+@pytest.mark.both_stores
+def test_rejected_file_exits_1_with_located_errors(tmp_path: Path, db_target: str) -> None:
+    db = db_target
     out = tmp_path / "t.xlsx"
     run("template", "--entity", "univ_enu", "--period", "2025Q3", "--out", str(out))
     bad = tmp_path / "bad.xlsx"
@@ -105,10 +109,11 @@ def test_rejected_file_exits_1_with_located_errors(tmp_path: Path) -> None:
     assert all(r["value"] is None for r in report)
 
 
-def test_kpi_db_environment_variable(tmp_path: Path) -> None:
-    db = tmp_path / "env.duckdb"
-    result = run("report", "--period", "2025Q1", "--json", env={"KPI_DB": str(db)})
-    assert result.returncode == 0 and db.exists()
+@pytest.mark.both_stores
+def test_kpi_db_environment_variable(tmp_path: Path, db_target: str, store_kind: str) -> None:
+    result = run("report", "--period", "2025Q1", "--json", env={"KPI_DB": db_target})
+    assert result.returncode == 0, result.stderr
+    assert store_kind == "postgresql" or Path(db_target).exists()
     assert all(r["value"] is None for r in json.loads(result.stdout))  # a named database starts empty
 
 

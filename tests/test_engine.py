@@ -1,4 +1,5 @@
-"""KPI values at every level, hand-computed from a small set of real returns ingested into a real DuckDB."""
+"""KPI values at every level, hand-computed from a small set of real returns ingested into a real DuckDB file
+and a real PostgreSQL database: the same numbers on both."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from kpi.ingest.pipeline import ingest_files
 from kpi.service import set_target
 from kpi.store import AccessScope, Store
 
+pytestmark = pytest.mark.both_stores
 PERIOD = "2025Q2"
 
 FIGURES = {

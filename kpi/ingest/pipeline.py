@@ -121,8 +121,9 @@ def check_files(
     names = [(display_names or {}).get(p, os.path.basename(p)) for p in str_paths]
     archived = set(archived or ())
     if raws is None:
-        raws, archived = read_and_archive(reader_pool(settings, today=today), str_paths,
-                                          store.archive if archive else None, scope.allows)
+        early = store.archive if archive and store.archive.archives_while_reading else None
+        raws, archived = read_and_archive(reader_pool(settings, today=today), str_paths, early,  # type: ignore[arg-type]
+                                          scope.allows)
     outcomes: list[FileOutcome] = []
     for path, name, raw in zip(str_paths, names, raws):
         if not raw.get("ok"):
@@ -167,11 +168,12 @@ def commit_plan(
             o.issues = [Issue(file=o.file, code="forbidden_entity", params={"entity": o.entity},
                               sheet="Есеп", cell=None, value=o.entity)]
             o.entity = o.period = None
-    _archive_the_rest(store, outcomes, plan.archived)
+    pack = _archive_the_rest(store, outcomes, plan.archived)
     accepted = [o for o in outcomes if o.data is not None]
-    if accepted:  # the trail is written in the transaction that writes the returns
+    if accepted:  # the trail (and, in PostgreSQL, the archived files) are written in the transaction of the returns
         _write(store, accepted, uploaded_by, submitted_at or {},
-               lambda cur: audit.record_many(store, _upload_events(outcomes, uploaded_by), cur=cur))
+               lambda cur: (store.archive.keep(cur, pack),
+                            audit.record_many(store, _upload_events(outcomes, uploaded_by), cur=cur)))
     else:  # a refused batch changes nothing but its refusal is on record
         audit.record_many(store, _upload_events(outcomes, uploaded_by))
     return IngestReport(outcomes, dry_run=False)
@@ -263,12 +265,13 @@ def _plan_versions(store: Store, outcomes: list[FileOutcome]) -> None:
     _assign_versions(state, outcomes)
 
 
-def _archive_the_rest(store: Store, outcomes: list[FileOutcome], archived: set[str]) -> None:
+def _archive_the_rest(store: Store, outcomes: list[FileOutcome], archived: set[str]) -> Any:
     """Files not archived while they were read (the caller read them itself) go into a pack now, made
-    durable before the database is written; a file whose content changed since it was read is refused."""
+    durable before the database is written (a file archive), or written with it (PostgreSQL's); a file whose
+    content changed since it was read is refused. The pack, or None."""
     missing = [o for o in outcomes if o.data is not None and o.sha256 not in archived]
     if not missing:
-        return
+        return None
     pack = store.archive.pack()
     for o in missing:
         try:
@@ -279,13 +282,17 @@ def _archive_the_rest(store: Store, outcomes: list[FileOutcome], archived: set[s
             o.status, o.data, o.entity, o.period = "rejected", None, None, None
             o.issues = [Issue(file=o.file, code="file_changed")]
     pack.close()
+    return pack
 
 
 def _write(store: Store, outcomes: list[FileOutcome], uploaded_by: str,
            submitted_at: Mapping[str, dt.datetime], on_record: Callable[[Any], Any]) -> None:
     now = dt.datetime.now(dt.UTC)
     with store.transaction() as cur:
-        state = _current_state(cur, {(o.entity or "", o.period or "") for o in outcomes})
+        keys = sorted({(o.entity or "", o.period or "") for o in outcomes})
+        # Another server may be confirming the same returns: their version numbers are given out one at a time.
+        db(cur).returns.lock_versions([k[0] for k in keys], [k[1] for k in keys])
+        state = _current_state(cur, set(keys))
         _assign_versions(state, outcomes)
         fresh = [o for o in outcomes if o.status != "unchanged"]
         if not fresh:

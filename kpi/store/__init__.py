@@ -1,16 +1,19 @@
 """The store: the one owner of every table and every query (returns and their versions, measure values,
-evidence, targets, users, sessions, audit, periods), plus the file archive.
+evidence, targets, users, sessions, audit, periods), plus the archive of uploads.
 
 `Store` opens the database and hands out cursors and transactions; `db(cur)` gives a cursor's repositories,
 named for the domain (`db(cur).users.get(name)`, `db(cur).returns.current_values(period)`); `KpiQuery` is the
-engine's one query. `kpi.store.base` declares that interface; all SQL text and every DuckDB quirk live in its
-DuckDB implementation, `kpi.store.duck`; nothing else imports the driver, and pages and modules annotate
-with `Cursor`.
+engine's one query. `kpi.store.base` declares that interface; it has two implementations, which hold all SQL
+text and every quirk of their database: `kpi.store.duck` (an embedded DuckDB file, the default) and
+`kpi.store.pg` (PostgreSQL, for a store named by a `postgresql://` URL; several servers on one database).
+Nothing else imports a driver, and pages and modules annotate with `Cursor`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -18,14 +21,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from kpi import audit
-from kpi.archive import Archive, archive_dir_for
+from kpi.archive import Archive, DatabaseArchive, archive_dir_for
 from kpi.catalogue import Catalogue, load_catalogue
-from kpi.store.duck import DIALECT, KPI_TABLES, SCHEMA_VERSION, Cursor, Error, KpiQuery, Queries, connect, db
+from kpi.settings import PROJECT_ROOT, get_settings, is_database_url
+from kpi.store.duck import DIALECT, KPI_TABLES, SCHEMA_VERSION, Error, Queries, connect
+from kpi.store.route import KpiQuery, db
+
+if TYPE_CHECKING:
+    from kpi.store import duck, pg
+
+    Cursor: TypeAlias = duck.Cursor | pg.Cursor
+else:
+    from kpi.store.duck import Cursor
 
 __all__ = ["DIALECT", "FULL_ACCESS", "KPI_TABLES", "SCHEMA_VERSION", "AccessScope", "Cursor", "Error", "KpiQuery",
-           "Queries", "Store", "db", "open_store_for_audit_path", "seed_guide_targets"]
+           "Queries", "Store", "db", "open_store_for_audit_path", "redacted", "seed_guide_targets", "url_secret_file"]
 
 
 @dataclass(frozen=True)
@@ -49,16 +62,53 @@ def open_store_for_audit_path(path: Path) -> Store | None:
     return _OPEN.get(path.resolve())
 
 
-class Store:
-    """One DuckDB database file and its archive folder; hand out a cursor per thread or session."""
+def redacted(url: str) -> str:
+    """A database URL without its password (for messages and manifests)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
-    def __init__(self, db_path: str | os.PathLike[str], *, read_only: bool = False) -> None:
-        self.db_path = Path(db_path)
+
+def _url_state_path(url: str) -> Path:
+    """Where a URL store's own files would be named from (the secret, by default): var/postgres-<host>-<port>-<db>."""
+    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - only URL stores load the driver
+
+    parts = conninfo_to_dict(url)
+    name = "-".join(re.sub(r"[^A-Za-z0-9_.]", "_", str(parts.get(k) or d))
+                    for k, d in (("host", "localhost"), ("port", "5432"), ("dbname", "postgres")))
+    return PROJECT_ROOT / "var" / f"postgres-{name}.postgres"
+
+
+def url_secret_file(url: str) -> Path:
+    """The key file of a database named by a URL: PARASAT_SECRET_FILE, else var/postgres-<host>-<port>-<db>.secret."""
+    configured = os.environ.get("PARASAT_SECRET_FILE") or get_settings().secret_file
+    return Path(configured) if configured else audit.secret_path(_url_state_path(url))
+
+
+class Store:
+    """One database and its archive of uploads; hand out a cursor per thread or session.
+
+    `target` is a DuckDB file (its archive a folder beside it) or a `postgresql://` URL (the archive in the
+    database itself, so every server reads it); either starts empty and is created on first use.
+    """
+
+    def __init__(self, target: str | os.PathLike[str], *, read_only: bool = False) -> None:
+        self.url: str | None = str(target) if is_database_url(target) else None
         self.read_only = read_only
-        if not read_only:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = connect(self.db_path, read_only=read_only)
-        self._write_lock = threading.RLock()  # re-entrant: an older-style audit call inside a transaction waits for nothing
+        self._pool: Any = None
+        if self.url is None:
+            self.db_path = Path(target)
+            self.location = str(self.db_path)
+            if not read_only:
+                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = connect(self.db_path, read_only=read_only)
+            # re-entrant: an older-style audit call inside a transaction waits for nothing
+            self._write_lock: Any = threading.RLock()
+        else:
+            from kpi.store import pg  # noqa: PLC0415 - only URL stores load the driver
+
+            self.db_path = _url_state_path(self.url)  # names no file of the database: its secret's default place
+            self.location = redacted(self.url)
+            self._pool = pg.Pool(self.url)
+            self._write_lock = contextlib.nullcontext()  # the server orders writers (row and advisory locks)
         if not read_only:
             self._migrate()
         _OPEN[self.audit_path.resolve()] = self
@@ -68,8 +118,18 @@ class Store:
         return archive_dir_for(self.db_path)
 
     @cached_property
-    def archive(self) -> Archive:
+    def archive(self) -> Archive | DatabaseArchive:
+        """The archived uploads: a folder beside a DuckDB file; in PostgreSQL, a table of the database."""
+        if self.url is not None:
+            return DatabaseArchive(self)
         return Archive(self.archive_dir)
+
+    @property
+    def secret_file(self) -> Path:
+        """The file of the audit and manifest key: beside a DuckDB file; for a URL, PARASAT_SECRET_FILE."""
+        if self.url is not None:
+            return url_secret_file(self.url)
+        return audit.secret_path(self.db_path)
 
     @property
     def audit_path(self) -> Path:
@@ -81,17 +141,31 @@ class Store:
         """The key of the audit trail and backup manifests: a file beside the database, created on first run."""
         # A database copied without its secret gets a new one so that it keeps working; its older events then
         # fail verification (the key fingerprint in `meta` names the original), which is the honest verdict.
+        if self.url is not None:  # servers share one key: a missing copy is an error, never a new key
+            secret = audit.load_secret_file(self.secret_file, create=False)
+            if secret is None:
+                raise RuntimeError(f"{self.secret_file} is missing or unreadable: copy the secret file of "
+                                   f"{self.location} from the server that created it (PARASAT_SECRET_FILE)")
+            return secret
         secret = audit.load_secret(self.db_path, create=not self.read_only)
         if secret is None:
             raise RuntimeError(f"{audit.secret_path(self.db_path)} is missing or unreadable")
         return secret
 
     def cursor(self) -> Cursor:
-        """A new cursor on the shared connection: one per thread or session."""
+        """A new cursor: on DuckDB's one connection, or a pooled PostgreSQL connection; one per thread or
+        session, closed (given back) after use."""
+        if self._pool is not None:
+            from kpi.store import pg  # noqa: PLC0415
+
+            return pg.Cursor(self._pool)
         return self._con.cursor()
 
     def close(self) -> None:
-        self._con.close()
+        if self._pool is not None:
+            self._pool.close()
+        else:
+            self._con.close()
 
     def __enter__(self) -> Store:
         return self
@@ -117,6 +191,9 @@ class Store:
                 cur.close()
 
     def _migrate(self) -> None:
+        if self.url is not None:
+            self._migrate_shared()
+            return
         cur = self.cursor()
         q = db(cur)
         q.schema.create()
@@ -136,8 +213,27 @@ class Store:
             with self.transaction() as tx:
                 audit.import_jsonl(tx, self.secret, self.audit_path)
 
+    def _migrate_shared(self) -> None:
+        """The same steps for a database that several servers open at once: one after the other, each in one
+        transaction; the first creates the key (a later server must be given a copy)."""
+        with self.transaction() as cur:
+            q = db(cur)
+            q.schema.lock_for_migration()
+            q.schema.create()
+            if not q.meta.has("evidence_documents"):
+                q.schema.copy_evidence_documents()
+                q.meta.add("evidence_documents", "1")
+            if not q.meta.has("guide_targets_seeded"):
+                seed_guide_targets(cur, load_catalogue())
+                q.meta.add("guide_targets_seeded", "1")
+            if not q.meta.has(audit.KEY_ID):
+                secret = audit.load_secret_file(self.secret_file, create=True)
+                q.meta.add(audit.KEY_ID, audit.key_id(secret or b""))
+            if not q.meta.has(audit.IMPORTED_KEY):
+                audit.import_jsonl(cur, self.secret, self.audit_path)
+
     def data_version(self) -> str:
-        """A token that changes whenever accepted data or targets change (for cache keys)."""
+        """A token that changes whenever accepted data or targets change (for cache keys): one indexed read."""
         cur = self.cursor()
         try:
             return db(cur).returns.data_version()

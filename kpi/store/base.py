@@ -44,6 +44,10 @@ class Schema(Repository, ABC):
     def checkpoint(self) -> None:
         ...
 
+    def lock_for_migration(self) -> None:
+        """Make servers that open one database at once upgrade it one after the other (inside a transaction;
+        a database that one process opens needs nothing)."""
+
     @abstractmethod
     def begin(self) -> None:
         ...
@@ -250,6 +254,10 @@ class Returns(Repository, ABC):
     @abstractmethod
     def current_state(self, entities: Sequence[str], periods: Sequence[str]) -> list[tuple[Any, ...]]:
         """(entity, period, version, sha256, measures, values) of the current return of each pair given."""
+
+    def lock_versions(self, entities: Sequence[str], periods: Sequence[str]) -> None:
+        """Hold the version numbering of each (entity, period) given until the transaction ends, so that two
+        writers never give out the same version (a database that one process writes needs no lock)."""
 
     @abstractmethod
     def new_ids(self, count: int) -> list[int]:
