@@ -5,14 +5,15 @@ PORT ?= 8501
 WORKERS ?= 2
 CLUSTER_ARGS ?=
 
-.PHONY: run cluster cluster-deps test install install-test system-deps lint typecheck pytest sample bench load audit
+.PHONY: run cluster cluster-deps test install install-test system-deps lint typecheck pytest sample bench load \
+	load-cluster bench-national audit
 
 run: install  ## install and start the dashboard on the embedded database (sample data on first run)
 	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
 
-# WORKERS app servers behind HAProxy on PORT (scripts/cluster.py; README "Deploying for many users").
-# Until the PostgreSQL store lands (issue 13) only CLUSTER_ARGS=--demo-separate-files (each server on its own
-# copy of the sample database) or CLUSTER_ARGS=--postgres-only (just the private PostgreSQL under var/) run.
+# WORKERS app servers on one PostgreSQL behind HAProxy on PORT (scripts/cluster.py; README "Deploying for many
+# users"): KPI_DB=postgresql://... for an existing database, unset for its own under var/pg (sample loaded once).
+# CLUSTER_ARGS=--postgres-only starts just that PostgreSQL and prints its URL; --address 0.0.0.0 opens the proxy.
 cluster: install cluster-deps
 	$(PYTHON) scripts/cluster.py --port $(PORT) --workers $(WORKERS) $(CLUSTER_ARGS)
 
@@ -73,6 +74,12 @@ bench:
 
 load:
 	$(PYTHON) scripts/load_test.py
+
+load-cluster: install cluster-deps  ## the load benchmark through HAProxy, 1 then 2 servers on one PostgreSQL; prints the ratio
+	$(PYTHON) scripts/load_bench.py --cluster
+
+bench-national: install cluster-deps  ## `report` at national scale and over 10 M facts, on DuckDB and PostgreSQL
+	$(PYTHON) scripts/bench_report.py --national --pg --ten-million
 
 audit:  ## needs a vulnerability database reachable from the machine (this workplace reaches only package indexes)
 	$(PYTHON) -m pip install --quiet pip-audit && $(PYTHON) -m pip_audit -r requirements.txt

@@ -1,38 +1,47 @@
-"""Benchmark: `report` for one period at every level, vs a plain scan of the same rows; on DuckDB and, with
-`--pg`, on PostgreSQL in the same run, with the ratio between the two.
+"""Benchmark: `report` for one period at every level, against a plain scan of the same rows.
 
-Run: python scripts/bench_report.py [--copies 10] [--pg URL | --pg auto]. The data are the sample returns
-(2024Q1-2025Q4); `--copies N` makes the nation N times larger (every entity and its returns copied under
-synthetic codes, as scripts/bench_pages.py does: 20 gives 1,840 entities). `--pg auto` starts a private
-PostgreSQL 15 for the run (scripts/pgserver.py); a URL must name an empty database. Prints median times.
+    python scripts/bench_report.py                                  # the sample (92 entities), DuckDB
+    python scripts/bench_report.py --national [--copies 20]         # the sample replicated to national scale
+    python scripts/bench_report.py --national --pg [--ten-million]  # the same on DuckDB and PostgreSQL
+    python scripts/bench_report.py --ten-million [--pg]             # only the 10 M-fact databases
+
+`--national` copies every sample entity and its returns `--copies` times in the store (`copy_entities`, codes
+`<code>__1` ...) and builds the engine over a registry holding the copies: 20 copies make 1,840 entities, about
+the number of bodies, akimats, universities and companies that file nationally. `--pg` builds the same data
+in a private PostgreSQL 15 (scripts/pgserver.py, durability off while loading: reads are not affected) in the
+same run, checks that `report` gives identical rows on both, and prints each store's time and their ratio.
+`--ten-million` adds a database of about 10 M facts (return values) on each store (DuckDB's own full-scan
+group-by of 10 M facts took 94 ms on this machine; PostgreSQL should answer `report` for one period within
+1 s). Medians over repeated runs; not a test: nothing asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import math
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpi.catalogue import DATA_DIR, load_registry  # noqa: E402
-from kpi.service import engine, load_sample  # noqa: E402
+from kpi.catalogue import Registry, load_catalogue, load_registry  # noqa: E402
+from kpi.engine import KpiEngine  # noqa: E402
+from kpi.service import load_sample, open_store  # noqa: E402
 from kpi.store import Store, db  # noqa: E402
 
 PERIOD = "2025Q4"
+TEN_MILLION = 10_000_000
 
 
-def median_ms(action: Callable[[], Any], repeats: int) -> float:
+def median_ms(action: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -41,30 +50,24 @@ def median_ms(action: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def larger_registry(folder: Path, copies: int) -> Path:
-    """The registry with every entity `copies` times (codes `<code>__1` ..., as `copy_entities` names them)."""
-    registry = yaml.safe_load((DATA_DIR / "entities.yaml").read_text(encoding="utf-8"))
-    originals = list(registry["entities"])
-    for copy in range(1, copies):
-        for entity in originals:
-            clone = dict(entity)
-            clone["code"] = f"{entity['code']}__{copy}"
-            clone["name"] = {lang: f"{text} #{copy}" for lang, text in entity["name"].items()}
-            registry["entities"].append(clone)
-    path = folder / f"entities_x{copies}.yaml"
-    path.write_text(yaml.safe_dump(registry, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+def scaled_registry(copies: int) -> Registry:
+    """The registry with every entity `copies` times: the originals and `<code>__1` ... as `copy_entities` names them."""
+    registry = load_registry()
+    clones = [entity.model_copy(update={"code": f"{entity.code}__{copy}"})
+              for copy in range(1, copies) for entity in registry.entities]
+    return Registry(schema_version=registry.schema_version, regions=registry.regions,
+                    entities=registry.entities + tuple(clones))
 
 
-@contextlib.contextmanager
-def postgres(url: str | None) -> Iterator[str | None]:
-    """The PostgreSQL to compare with: the URL given, a private server for `auto`, or none."""
-    if url != "auto":
-        yield url
-        return
+@contextmanager
+def postgres(folder: Path) -> Iterator[str]:
+    """A private PostgreSQL 15 for the run (stopped and removed afterwards); its URL."""
     from scripts.pgserver import PgServer
 
-    server = PgServer(Path(tempfile.mkdtemp(prefix="parasat-bench-pg-")))
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o711)  # the postgres user walks down to its data directory
+    os.environ["PARASAT_SECRET_FILE"] = str(folder / "parasat-pg.secret")  # the URL store's audit key
+    server = PgServer(folder / "pg", fast=True)
     try:
         server.start()
         yield server.url
@@ -73,59 +76,121 @@ def postgres(url: str | None) -> Iterator[str | None]:
         server.remove()
 
 
-def measure(store: Store, copies: int, repeats: int) -> dict[str, Any]:
-    """Load the sample, make the nation `copies` times larger, and time the report of one period."""
-    t0 = time.perf_counter()
-    accepted = load_sample(store)
-    load_s = time.perf_counter() - t0
-    if copies > 1:
-        with store.transaction() as cur:
-            versions, entities = db(cur).returns.copy_entities(copies)
+def build(target: str | Path, copies: int) -> tuple[Store, dict[str, Any]]:
+    """The sample loaded, then copied `copies` times; the store and what it holds."""
+    started = time.perf_counter()
+    store = open_store(target)
+    load_sample(store)
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    with store.transaction() as cur:
+        versions, entities = db(cur).returns.copy_entities(copies) if copies > 1 else (0, 0)
+    cur = store.cursor()
+    facts = sum(len(db(cur).returns.current_values(p)) for p in db(cur).returns.periods())
+    versions = versions or db(cur).returns.count()
+    cur.close()
+    return store, {"load_s": loaded, "copy_s": time.perf_counter() - started, "versions": versions,
+                   "entities": entities or len(load_registry().entities), "facts": facts}
+
+
+def measure(store: Store, engine: KpiEngine, repeats: int) -> dict[str, Any]:
+    """`report` for one period, and a plain scan of that period's current values, in ms."""
     cur = store.cursor()
     try:
-        kpi_engine = engine()
-        rows = len(kpi_engine.report(cur, PERIOD))  # warm: the definition tables, the SQL text
-        facts = len(db(cur).returns.current_values(PERIOD))
+        started = time.perf_counter()
+        rows = engine.report(cur, PERIOD)  # the first on a cursor also loads the registry's definition tables
+        first = (time.perf_counter() - started) * 1000
         scan = median_ms(lambda: db(cur).returns.current_values(PERIOD), repeats)
-        report = median_ms(lambda: kpi_engine.report(cur, PERIOD), repeats)
-        entities = len(db(cur).returns.current_ids(PERIOD))
+        report = median_ms(lambda: engine.report(cur, PERIOD), repeats)
     finally:
         cur.close()
-    return {"accepted": accepted, "load_s": load_s, "rows": rows, "facts": facts, "scan": scan, "report": report,
-            "entities": entities}
+    return {"scan_ms": scan, "report_ms": report, "first_ms": first, "rows": rows}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=1, help="the nation N times over (20: 1,840 entities)")
-    parser.add_argument("--pg", help="a postgresql:// URL of an empty database, or `auto` for a private server")
-    parser.add_argument("--repeats", type=int, default=15)
+def run(name: str, target: str | Path, copies: int, repeats: int) -> dict[str, Any]:
+    print(f"{name}: building ({copies} copies of the sample) ...", flush=True)
+    store, built = build(target, copies)
+    try:
+        engine = KpiEngine(load_catalogue(), scaled_registry(copies))
+        result = built | measure(store, engine, repeats)
+    finally:
+        store.close()
+    print(f"{name}: {result['entities']:,} entities, {result['versions']:,} return versions, "
+          f"{result['facts']:,} current facts (sample loaded in {result['load_s']:.1f} s, copied in "
+          f"{result['copy_s']:.1f} s); report {PERIOD}: {result['report_ms']:.1f} ms "
+          f"({len(result['rows'])} rows; the first on a new connection {result['first_ms']:.0f} ms), "
+          f"scan of the period: {result['scan_ms']:.1f} ms", flush=True)
+    return result
+
+
+def same_rows(a: list[Any], b: list[Any]) -> bool:
+    def key(row: Any) -> tuple[str, str, str]:
+        return row.kpi, row.level, row.key or ""
+
+    def rounded(row: Any) -> tuple[Any, ...]:
+        return tuple(round(v, 9) if isinstance(v, float) else v for v in row.contract_dict().values())
+
+    return [rounded(r) for r in sorted(a, key=key)] == [rounded(r) for r in sorted(b, key=key)]
+
+
+def compare(label: str, duck: dict[str, Any], pg: dict[str, Any]) -> None:
+    identical = same_rows(duck["rows"], pg["rows"])
+    print(f"\n{label}: report {PERIOD}, median of the runs")
+    print(f"  {'':22} {'DuckDB':>10} {'PostgreSQL':>12} {'PG / DuckDB':>12}")
+    for title, field in (("report (ms)", "report_ms"), ("first, new connection", "first_ms"),
+                         ("scan of the period (ms)", "scan_ms")):
+        print(f"  {title:22} {duck[field]:10.1f} {pg[field]:12.1f} {pg[field] / duck[field]:11.1f}x")
+    print(f"  identical rows on both stores: {'yes' if identical else 'NO'} ({len(duck['rows'])} rows)")
+
+
+def sample_only(repeats: int) -> None:
+    """The original benchmark: the sample on DuckDB, every KPI and level, and all eight periods at once."""
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
+        t0 = time.perf_counter()
+        accepted = load_sample(store)
+        load_s = time.perf_counter() - t0
+        cur = store.cursor()
+        kpi_engine = KpiEngine(load_catalogue(), load_registry())
+        kpi_engine.report(cur, PERIOD)  # warm the SQL text cache
+        scan = median_ms(lambda: db(cur).returns.current_values(PERIOD), repeats)
+        report = median_ms(lambda: kpi_engine.report(cur, PERIOD), repeats)
+        rows = len(kpi_engine.report(cur, PERIOD))
+        periods = [f"{y}Q{q}" for y in (2024, 2025) for q in (1, 2, 3, 4)]
+        eight = median_ms(lambda: kpi_engine.compute(cur, periods), repeats)
+        cur.close()
+    print(f"sample: {accepted} returns loaded in {load_s:.2f} s")
+    print(f"baseline scan of the period's current values: {scan:7.2f} ms")
+    print(f"report, one period, every KPI x level x key ({rows} rows): {report:7.2f} ms  "
+          f"(ratio {report / scan:.1f}x the scan)")
+    print(f"every metric incl. breakdowns, all 8 sample periods: {eight:7.2f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--national", action="store_true", help="replicate the sample to national scale")
+    parser.add_argument("--copies", type=int, default=20, help="copies of the sample (20: 1,840 entities)")
+    parser.add_argument("--pg", action="store_true", help="the same on PostgreSQL, compared in the same run")
+    parser.add_argument("--ten-million", action="store_true", help="(also) about 10 M facts on each store")
+    parser.add_argument("--repeat", type=int, default=0, help="runs per measurement (default 30, 5 at 10 M)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("PARASAT_SECRET_FILE", str(Path(tmp) / "bench.secret"))
-        if args.copies > 1:
-            os.environ["PARASAT_ENTITIES_FILE"] = str(larger_registry(Path(tmp), args.copies))
-            load_registry.cache_clear()
-            engine.cache_clear()
-        results: dict[str, dict[str, Any]] = {}
-        with Store(Path(tmp) / "bench.duckdb") as store:
-            results["DuckDB"] = measure(store, args.copies, args.repeats)
-        with postgres(args.pg) as url:
-            if url:
-                with Store(url) as store:
-                    results["PostgreSQL"] = measure(store, args.copies, args.repeats)
-    registry_size = len(load_registry().entities)
-    print(f"registry: {registry_size} entities; period {PERIOD}; median of {args.repeats} runs")
-    for name, r in results.items():
-        print(f"{name:10} sample: {r['accepted']} returns loaded in {r['load_s']:.1f} s; {r['entities']} entities "
-              f"reported, {r['facts']} current facts in the period")
-        print(f"{name:10} scan of the period's current values: {r['scan']:8.1f} ms")
-        print(f"{name:10} report, one period, every KPI x level x key ({r['rows']} rows): {r['report']:8.1f} ms "
-              f"(ratio {r['report'] / r['scan']:.1f}x the scan)")
-    if len(results) == 2:
-        duck, pg = results["DuckDB"], results["PostgreSQL"]
-        print(f"PostgreSQL / DuckDB: report {pg['report'] / duck['report']:.2f}x, scan {pg['scan'] / duck['scan']:.2f}x")
+    if not args.national and not args.ten_million:
+        sample_only(args.repeat or 30)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="parasat-bench-report-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o711)  # the postgres user walks down to its data directory
+        sizes = [("national", args.copies, args.repeat or 30)] if args.national else []
+        if args.ten_million:
+            per_copy = run("DuckDB, the sample", work / "sample.duckdb", 1, 3)["facts"]
+            sizes.append(("10 M facts", math.ceil(TEN_MILLION / per_copy), args.repeat or 5))
+        for label, copies, repeats in sizes:
+            duck = run(f"DuckDB, {label}", work / f"{label[:2]}.duckdb", copies, repeats)
+            if args.pg:
+                with postgres(work / f"pg-{copies}") as url:
+                    pg = run(f"PostgreSQL, {label}", url, copies, repeats)
+                compare(f"{label} ({duck['entities']:,} entities, {duck['facts']:,} facts)", duck, pg)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

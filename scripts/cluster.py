@@ -1,28 +1,30 @@
-"""`make cluster`: several Parasat servers behind HAProxy, in the foreground, on one machine.
+"""`make cluster`: several Parasat servers on one PostgreSQL database behind HAProxy, in the foreground.
 
-    python scripts/cluster.py --port 8501 --workers 2 [--demo-separate-files | --postgres-only]
+    python scripts/cluster.py --port 8501 --workers 2 [--address 0.0.0.0] [--postgres-only]
 
-It starts WORKERS app servers (`python -m streamlit run app.py`, each on a free loopback port, each in its own
-process group, with this process's environment, so `STREAMLIT_*`, `PARASAT_*` and `KPI_DB` apply) behind
+The database. With `KPI_DB` set to a `postgresql://` URL the servers use that database (and nothing is loaded
+into it); unset, the script starts its own PostgreSQL 15 under `var/pg` (the tests' code, scripts/pgserver.py;
+its data survives a restart) and, on the first start of an empty database, loads the sample returns
+(data/sample, in their recorded upload order, with their targets: what one server's first run loads into the
+embedded file). A `KPI_DB` naming a file is refused: several processes cannot write one DuckDB file.
+
+Before any server starts, once, in a child process: the sample returns (own database only) and the first admin,
+as a single server's first run does (`PARASAT_ADMIN_PASSWORD`, or a generated password printed once here), so
+two servers starting together never race to create them. The audit and backup secret of the database is the
+file `PARASAT_SECRET_FILE` (default `var/parasat-pg.secret`, created with mode 0600 on first use); every server
+gets the same one.
+
+Then it starts WORKERS app servers (`python -m streamlit run app.py`, each on a free loopback port, each in its
+own process group, with this process's whole environment plus `KPI_DB` and `PARASAT_SECRET_FILE`, so
+`STREAMLIT_*` and `PARASAT_*` settings apply; one Streamlit cookie secret for all) and, once they all answer,
 Debian's HAProxy on PORT. HAProxy proxies the websockets (`timeout tunnel`), keeps each browser session on one
 server by a cookie it inserts (`SERVERID`; many officers share one client address, so never by address), and
 takes a server that fails its health check (`GET /_stcore/health`, every second) out until it answers again.
 Each response says which server answered (`X-Parasat-Server`). Ctrl-C or SIGTERM stops everything it started
 (each process group, then PostgreSQL), and nothing is left behind.
 
-The database, and what works today:
-
-- Several servers need one shared database that several processes can write: PostgreSQL. With `KPI_DB` set to
-  a `postgresql://` URL the servers get it; unset, the script starts its own PostgreSQL under `var/pg` (same
-  code as the tests' server, scripts/pgserver.py) and sets `KPI_DB` to it. **The app can use that URL only once
-  the PostgreSQL store lands (issue 13, next step)**; until then (`APP_SPEAKS_POSTGRESQL = False`) such a
-  cluster is refused with a message, since several servers on one embedded DuckDB file cannot work (DuckDB
-  admits one writing process).
-- `--demo-separate-files` gives each server its own embedded database (`var/cluster/wN/parasat.duckdb`,
-  loaded with the sample returns on its first start) and the same admin password, so the proxy, the sticky
-  sessions, websockets and failover can be tried and tested today. Servers do not see each other's uploads.
-- `--postgres-only` starts just the private PostgreSQL under `var/pg` and prints its URL (for developing the
-  PostgreSQL store), until Ctrl-C.
+`--postgres-only` starts just the private PostgreSQL under `var/pg` and prints its URL, until Ctrl-C (for the
+command line against the cluster's database, or for developing the store).
 """
 
 from __future__ import annotations
@@ -48,10 +50,9 @@ if str(ROOT) not in sys.path:
 
 from scripts.pgserver import PgServer, PgUnavailable, free_port  # noqa: E402
 
-# Set True when the PostgreSQL store (issue 13) lets `KPI_DB=postgresql://...` reach the app and every command.
-APP_SPEAKS_POSTGRESQL = False
 HAPROXY = os.environ.get("PARASAT_HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
 HEALTH = "/_stcore/health"
+URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 def say(message: str) -> None:
@@ -125,24 +126,16 @@ class Cluster:
         self.stopping = False
 
     # --- the database ------------------------------------------------------------------------------------
-    def database_env(self, name: str, env: dict[str, str]) -> dict[str, str]:
-        if self.args.demo_separate_files:
-            db = self.state / name / "parasat.duckdb"
-            db.parent.mkdir(parents=True, exist_ok=True)
-            if env.pop("KPI_DB", None):  # KPI_DB would point every server at one database again
-                say(f"{name}: KPI_DB ignored with --demo-separate-files (each server has its own file)")
-            env["PARASAT_DB_PATH"] = str(db)  # the app's default database: sample returns on first start
-        return env
-
-    def start_postgres(self) -> str:
+    def database_url(self) -> str:
+        """KPI_DB when it is a URL; otherwise start the private PostgreSQL under var/pg and give its URL."""
         url = os.environ.get("KPI_DB", "")
-        if url.startswith(("postgresql://", "postgres://")):
+        if url.startswith(URL_SCHEMES):
             say("using the PostgreSQL database in KPI_DB")
             return url
         if url:
             raise SystemExit(f"KPI_DB={url!r} names an embedded file; several servers cannot share one "
-                             "(DuckDB admits one writing process). Set KPI_DB to a postgresql:// URL, leave it "
-                             "unset for a PostgreSQL under var/pg, or try --demo-separate-files.")
+                             "(DuckDB admits one writing process). Set KPI_DB to a postgresql:// URL, or leave "
+                             "it unset for a PostgreSQL under var/pg.")
         self.pg = PgServer(self.var / "pg", port=self.args.pg_port or None)
         started = time.monotonic()
         try:
@@ -151,12 +144,18 @@ class Cluster:
             raise SystemExit(f"cannot start PostgreSQL: {error}") from None
         say(f"PostgreSQL 15 under {self.pg.base} on 127.0.0.1:{self.pg.port} "
             f"({'new database' if new else 'existing database'}, {time.monotonic() - started:.1f} s)")
-        if new and APP_SPEAKS_POSTGRESQL:
-            # Issue 13, next step: load the sample returns on first start, as the embedded default does.
-            samples = sorted(str(p) for p in (ROOT / "data" / "sample").glob("*.xlsx"))
-            subprocess.run([sys.executable, "-m", "kpi", "ingest", "--db", self.pg.url, *samples], cwd=ROOT,
-                           check=True, stdout=subprocess.DEVNULL)
         return self.pg.url
+
+    def prepare_database(self, env: dict[str, str]) -> None:
+        """Once, before the servers: the sample returns (own database) and the first admin, in a child process."""
+        started = time.monotonic()
+        argv = [sys.executable, str(Path(__file__).resolve()), "--first-start"]
+        if self.pg is not None:
+            argv.append("--load-sample")
+        result = subprocess.run(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False)
+        if result.returncode != 0:
+            raise SystemExit(f"preparing the database failed ({result.returncode})")
+        say(f"database ready in {time.monotonic() - started:.1f} s")
 
     # --- processes ---------------------------------------------------------------------------------------
     def spawn(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
@@ -169,28 +168,24 @@ class Cluster:
         began = time.monotonic()
         self.state.mkdir(parents=True, exist_ok=True)
         base_env = dict(os.environ)
-        if not self.args.demo_separate_files:
-            base_env["KPI_DB"] = self.start_postgres()
-            if self.args.postgres_only:
-                say(f"KPI_DB={base_env['KPI_DB']}")
-                return
+        base_env["KPI_DB"] = self.database_url()
+        if self.args.postgres_only:
+            say(f"KPI_DB={base_env['KPI_DB']}")
+            return
+        # The audit trail's and backups' key: one file for every server (a URL has no folder to keep it beside).
+        base_env.setdefault("PARASAT_SECRET_FILE", str(self.var / "parasat-pg.secret"))
+        self.prepare_database(base_env)
+        if self.stopping:
+            return
         # One cookie secret for every server, so Streamlit's XSRF cookie stays valid when a session fails over.
         base_env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
-        if self.args.demo_separate_files and "PARASAT_ADMIN_PASSWORD" not in base_env:
-            secret = self.state / "admin-password"
-            if not secret.exists():
-                secret.write_text(secrets.token_urlsafe(12) + "\n")
-                secret.chmod(0o600)
-            base_env["PARASAT_ADMIN_PASSWORD"] = secret.read_text().strip()
-            say(f"every server's first admin: `admin`, password in {secret}")
         workers = []
         for index in range(1, self.args.workers + 1):
             name = f"w{index}"
             port = free_port()
-            env = self.database_env(name, dict(base_env))
             self.spawn(name, [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                       env, self.state / f"{name}.log")
+                       base_env, self.state / f"{name}.log")
             self.ports[name] = port
             workers.append((name, port))
         deadline = time.monotonic() + self.args.start_timeout
@@ -277,6 +272,31 @@ class Cluster:
             say("PostgreSQL stopped")
 
 
+def first_start(load_sample: bool) -> int:
+    """The database's first-run work, in a child process (the supervisor never loads the app): the sample
+    returns into an empty database of the cluster's own, and the first admin, as one server's first run does."""
+    sys.path.insert(0, str(ROOT))
+    from kpi import auth
+    from kpi.service import load_sample as load
+    from kpi.service import open_store
+    from kpi.settings import get_settings
+    from kpi.store import db
+
+    with open_store(os.environ["KPI_DB"]) as store:
+        cur = store.cursor()
+        loaded = db(cur).meta.has("sample_loaded")
+        cur.close()
+        if load_sample and not loaded and store.is_empty():
+            started = time.monotonic()
+            say(f"loading the sample returns ({get_settings().sample_dir}) ...")
+            say(f"{load(store)} sample returns loaded in {time.monotonic() - started:.1f} s")
+        password = get_settings().admin_password
+        generated = auth.ensure_admin(store, password.get_secret_value() if password else None)
+        if generated:  # printed once, here, never shown in the app (as the single server prints it to its log)
+            say(f"first admin created. Username: admin  Password: {generated}")
+    return 0
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -285,33 +305,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--address", default="127.0.0.1", help="address HAProxy binds (default 127.0.0.1)")
     parser.add_argument("--workers", type=int, default=2, help="app servers behind the proxy (default 2)")
     parser.add_argument("--var", default=str(ROOT / "var"), help="state directory (default var/)")
-    parser.add_argument("--demo-separate-files", action="store_true",
-                        help="give each server its own embedded database (try the proxy today; servers do "
-                             "not share data)")
     parser.add_argument("--postgres-only", action="store_true",
                         help="start only the private PostgreSQL under var/pg and print its URL")
     parser.add_argument("--stats-port", type=int, default=0,
                         help="loopback port of HAProxy's statistics page (default: free)")
     parser.add_argument("--pg-port", type=int, default=0, help="port of the private PostgreSQL (default: free)")
     parser.add_argument("--start-timeout", type=float, default=90.0, help="seconds the servers may take to start")
+    # Internal: the child process that prepares the database before the servers start (Cluster.prepare_database).
+    parser.add_argument("--first-start", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load-sample", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    if args.demo_separate_files and args.postgres_only:
-        parser.error("--demo-separate-files and --postgres-only exclude each other")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.demo_separate_files and not args.postgres_only and not APP_SPEAKS_POSTGRESQL:
-        print("make cluster: several servers need one shared PostgreSQL database, and the app cannot use one yet "
-              "(issue 13: the PostgreSQL store, next step). One embedded DuckDB file admits one writing process, "
-              "so it cannot serve a cluster.\nTry the proxy, sticky sessions and failover today with each server "
-              "on its own copy of the sample database:\n    make cluster CLUSTER_ARGS=--demo-separate-files\n"
-              "or start only the private PostgreSQL under var/pg:\n    make cluster CLUSTER_ARGS=--postgres-only",
-              file=sys.stderr)
-        return 2
+    if args.first_start:
+        return first_start(args.load_sample)
     if not args.postgres_only and not Path(HAPROXY).is_file():
         print(f"HAProxy not found ({HAPROXY}): install Debian's haproxy package (`make system-deps`).",
               file=sys.stderr)

@@ -1,6 +1,7 @@
 """Browser-free load benchmark: sessions driven through Streamlit's agent API, today's server against the tuned one.
 
     python scripts/load_bench.py [--sessions 30] [--burst 10] [--think 3] [--max-seconds 110] [--repeat 1]
+    python scripts/load_bench.py --cluster [...]      # through HAProxy: 1 server, then 2, same run
 
 Each server gets its own copy of one sample database and runs `streamlit run app.py` on 127.0.0.1 with
 `--server.enableAgentApi=true` (on only here, never in `.streamlit/config.toml`): every request runs the
@@ -26,6 +27,14 @@ page (per-page P50); `--burst` sessions at once with no pause (page runs per sec
 `--sessions` sessions pausing `--think` seconds between clicks (P50/P95, errors), each wave's sessions then
 left to end (the server's agent session TTL is set short here) and the memory read again: the second wave
 shows the memory a live session costs once the caches are warm, and whether ended sessions give it back.
+With `--cluster` the same phases run through HAProxy instead (`make load-cluster`): a private PostgreSQL
+(scripts/pgserver.py) gets the sample returns and the benchmark users once, then `scripts/cluster.py` starts
+with one and with two servers on it, in turn (`--repeat` times each, interleaved), the agent API switched on
+through the environment (`STREAMLIT_SERVER_ENABLE_AGENT_API`, which the script passes to every server); each
+client keeps the SERVERID cookie, so its session stays on one server as a browser's does; memory is the
+servers' together. The table gives how many times more page runs two servers serve than one. On a machine
+with two cores the proxy, PostgreSQL and the clients share them with the servers.
+
 Every phase is bounded by `--max-seconds`; the script only talks to the servers it starts. Not a test:
 nothing asserts a time.
 """
@@ -46,7 +55,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +79,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server process, in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return float("nan")
+def rss_mb(pids: int | Sequence[int]) -> float:
+    """Resident memory of the server process (of all the cluster's servers together), in MB."""
+    total = 0.0
+    for pid in [pids] if isinstance(pids, int) else pids:
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except FileNotFoundError:
+            return float("nan")
+        total += next((int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")), float("nan"))
+    return total
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -94,6 +106,8 @@ class Client:
     def __init__(self, base: str, timeout: float = 120.0) -> None:
         self.url = f"{base}/_stcore/agent/interact"
         self.timeout = timeout
+        # Through HAProxy the agent session lives on one server: keep the SERVERID cookie it sets, as a browser does.
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         self.session_id: str | None = None
         self.snapshot: dict[str, Any] = {}
 
@@ -104,7 +118,7 @@ class Client:
             request = urllib.request.Request(self.url, data=json.dumps(body).encode(),
                                              headers={"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with self.opener.open(request, timeout=self.timeout) as response:
                     status, answer = response.status, json.load(response)
             except urllib.error.HTTPError as exc:
                 status, answer = exc.code, json.load(exc)
@@ -186,7 +200,7 @@ def session(base: str, username: str, rounds: int, think: float, phase: Phase, d
             phase.errors.append(f"{username}: {exc}")
 
 
-def run_phase(name: str, base: str, pid: int, sessions: int, rounds: int, think: float, max_seconds: float,
+def run_phase(name: str, base: str, pid: int | Sequence[int], sessions: int, rounds: int, think: float, max_seconds: float,
               ramp: float = 0.0) -> Phase:
     phase = Phase(name, sessions)
     lock = threading.Lock()
@@ -238,21 +252,7 @@ def serve(config: str, template: Path, work: Path, args: argparse.Namespace) -> 
                     break
                 except OSError:
                     time.sleep(0.5)
-            result: dict[str, Any] = {"config": config, "rss_start": rss_mb(server.pid)}
-            warm = run_phase("warm-up", base, server.pid, 1, 1, 0.0, args.max_seconds)
-            result["warm"] = warm
-            result["solo"] = run_phase("one session", base, server.pid, 1, 1, 0.0, args.max_seconds)
-            result["burst"] = run_phase(f"{args.burst} at once", base, server.pid, args.burst, 1, 0.0,
-                                        args.max_seconds)
-            for wave in ("paced", "again"):  # the second wave shows whether the first one's memory came back
-                result[wave] = run_phase(f"{args.sessions} pausing {args.think:g} s", base, server.pid,
-                                         args.sessions, 1, args.think, args.max_seconds,
-                                         ramp=args.think / args.sessions)
-                time.sleep(SESSION_TTL + 3)  # the sessions end: idle past the TTL, closed by the server
-                Client(base).send({})  # one fresh request lets the server sweep the expired sessions
-                time.sleep(3)
-                result[f"rss_{wave}_ended"] = rss_mb(server.pid)
-            result["rss_released"] = result["rss_again_ended"]
+            result = measure(config, base, server.pid, args)
         finally:
             server.terminate()
             try:
@@ -262,6 +262,26 @@ def serve(config: str, template: Path, work: Path, args: argparse.Namespace) -> 
     log_text = (folder / "server.log").read_text(errors="replace")
     result["server_errors"] = log_text.count("Traceback")
     shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def measure(config: str, base: str, pids: int | Sequence[int], args: argparse.Namespace,
+            warm_sessions: int = 1) -> dict[str, Any]:
+    """Every phase against one address (a server, or the proxy in front of several)."""
+    result: dict[str, Any] = {"config": config, "rss_start": rss_mb(pids)}
+    # Through the proxy one warm-up session per server, at once: round robin gives each server one.
+    result["warm"] = run_phase("warm-up", base, pids, warm_sessions, 1, 0.0, args.max_seconds)
+    result["solo"] = run_phase("one session", base, pids, 1, 1, 0.0, args.max_seconds)
+    result["burst"] = run_phase(f"{args.burst} at once", base, pids, args.burst, 1, 0.0, args.max_seconds)
+    for wave in ("paced", "again"):  # the second wave shows whether the first one's memory came back
+        result[wave] = run_phase(f"{args.sessions} pausing {args.think:g} s", base, pids, args.sessions, 1,
+                                 args.think, args.max_seconds, ramp=args.think / args.sessions)
+        time.sleep(SESSION_TTL + 3)  # the sessions end: idle past the TTL, closed by the server
+        for _ in range(warm_sessions):
+            Client(base).send({})  # one fresh request (per server) lets the server sweep the expired sessions
+        time.sleep(3)
+        result[f"rss_{wave}_ended"] = rss_mb(pids)
+    result["rss_released"] = result["rss_again_ended"]
     return result
 
 
@@ -315,9 +335,10 @@ def report(results: list[dict[str, Any]]) -> None:
         by_config[result["config"]].append(summary(result))
     medians = {config: {k: statistics.median(s[k] for s in runs) for k in runs[0]}
                for config, runs in by_config.items()}
-    if {"today", "tuned"} <= medians.keys():
-        today, tuned = medians["today"], medians["tuned"]
-        print(f"\n{'':28} {'today':>10} {'tuned':>10} {'ratio':>8}")
+    pair = ("today", "tuned") if {"today", "tuned"} <= medians.keys() else CLUSTER_CONFIGS
+    if set(pair) <= medians.keys():
+        today, tuned = medians[pair[0]], medians[pair[1]]
+        print(f"\n{'':28} {pair[0]:>10} {pair[1]:>10} {'ratio':>8}")
         rows = [("one session P50 (ms)", "solo_p50", 1000, "down"),
                 ("page runs/s, burst", "burst_rps", 1, "up"),
                 ("burst P50 (ms)", "burst_p50", 1000, "down"),
@@ -335,7 +356,65 @@ def report(results: list[dict[str, Any]]) -> None:
             ratio = (b / a if better == "up" else a / b) if better and a and b else float("nan")
             shown = f"{ratio:7.1f}x" if better else ""
             print(f"{label:28} {a:10.1f} {b:10.1f} {shown:>8}")
-        print("(ratio: how many times better the tuned server is)")
+        print(f"(ratio: how many times better {pair[1]} did than {pair[0]})")
+
+
+# --- through the proxy: scripts/cluster.py with one and with two servers on one PostgreSQL -------------------
+CLUSTER_CONFIGS = ("1 server", "2 servers")
+
+
+def prepare_cluster(work: Path) -> tuple[Any, dict[str, str]]:
+    """A private PostgreSQL with the sample returns and the benchmark users; the environment for the servers."""
+    from kpi import auth
+    from kpi.service import load_sample, open_store
+    from scripts.pgserver import PgServer
+
+    work.chmod(0o711)  # the postgres user walks down to its data directory
+    pg = PgServer(work / "pg")
+    pg.start()
+    env = {**os.environ, "KPI_DB": pg.url, "PARASAT_SECRET_FILE": str(work / "parasat-pg.secret"),
+           "PARASAT_ADMIN_PASSWORD": PASSWORD, "STREAMLIT_SERVER_ENABLE_AGENT_API": "true",
+           "STREAMLIT_SERVER_AGENT_SESSION_TTL": str(SESSION_TTL), "STREAMLIT_SERVER_AGENT_MAX_SESSIONS": "200"}
+    os.environ["PARASAT_SECRET_FILE"] = env["PARASAT_SECRET_FILE"]
+    started = time.monotonic()
+    with open_store(pg.url) as store:
+        loaded = load_sample(store)
+        for i in range(USERS):
+            auth.create_user(store, f"bench{i}", PASSWORD, "admin", display_name=f"Bench {i}")
+    print(f"PostgreSQL: {loaded} sample returns loaded in {time.monotonic() - started:.1f} s", flush=True)
+    return pg, env
+
+
+def serve_cluster(config: str, env: dict[str, str], work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """`scripts/cluster.py` with one or two servers on the shared database, measured through HAProxy."""
+    workers = int(config.split()[0])
+    var = work / f"cluster-{time.monotonic_ns()}"
+    port = free_port()
+    command = [sys.executable, str(ROOT / "scripts" / "cluster.py"), "--port", str(port), "--workers", str(workers),
+               "--var", str(var), "--start-timeout", "180"]
+    log_path = work / f"{var.name}.log"
+    with open(log_path, "w") as log:
+        script = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        try:
+            deadline = time.monotonic() + 240
+            while "ready:" not in log_path.read_text() and time.monotonic() < deadline:
+                if script.poll() is not None:
+                    raise RuntimeError(f"scripts/cluster.py exited:\n{log_path.read_text()}")
+                time.sleep(0.5)
+            state = json.loads((var / "cluster" / "cluster.json").read_text())
+            pids = [w["pid"] for w in state["workers"]]
+            result = measure(config, f"http://127.0.0.1:{port}", pids, args, warm_sessions=workers)
+        finally:
+            script.terminate()
+            try:
+                script.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(script.pid, 9)
+    result["server_errors"] = sum((var / "cluster" / f"w{i}.log").read_text(errors="replace").count("Traceback")
+                                  for i in range(1, workers + 1))
+    shutil.rmtree(var, ignore_errors=True)
+    return result
 
 
 def main() -> int:
@@ -348,8 +427,12 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(CONFIGS), help="run one configuration only")
     parser.add_argument("--baseline-tree", help="run `today` from this checkout of the app (e.g. `git archive REV`"
                                                " unpacked), to compare with the code before as well")
+    parser.add_argument("--cluster", action="store_true",
+                        help="through HAProxy (scripts/cluster.py) with 1 and with 2 servers on one PostgreSQL")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="parasat-load-bench-"))
+    if args.cluster:
+        return main_cluster(args, work)
     try:
         template = prepare(work)
         configs = [args.only] if args.only else list(CONFIGS)
@@ -360,6 +443,23 @@ def main() -> int:
                 results.append(serve(config, template, work, args))
         report(results)
     finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def main_cluster(args: argparse.Namespace, work: Path) -> int:
+    pg = None
+    try:
+        pg, env = prepare_cluster(work)
+        results = []
+        for _ in range(max(1, args.repeat)):
+            for config in CLUSTER_CONFIGS:
+                print(f"running {config} behind HAProxy ...", flush=True)
+                results.append(serve_cluster(config, env, work, args))
+        report(results)
+    finally:
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
