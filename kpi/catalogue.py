@@ -317,6 +317,11 @@ class Registry(Frozen):
     def region_by_code(self) -> dict[str, Region]:
         return {r.code: r for r in self.regions}
 
+    @cached_property
+    def named_only_kpis(self) -> frozenset[str]:
+        """KPIs reported only by the entities that name them in `extra_kpis` (G3.K3: the Ministry of Education)."""
+        return frozenset(k for e in self.entities for k in e.extra_kpis)
+
     def of_type(self, entity_type: str | None) -> list[Entity]:
         return [e for e in self.entities if entity_type is None or e.type == entity_type]
 
@@ -397,7 +402,7 @@ def kpis_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) ->
     A KPI that some entity lists in `extra_kpis` (G3.K3, the Ministry of Education) is reported
     only by the entities that list it, even though its type would otherwise qualify.
     """
-    named_only = {k for e in registry.entities for k in e.extra_kpis}
+    named_only = registry.named_only_kpis  # once per registry: per entity it made the engine quadratic
     return [
         k
         for k in catalogue.kpis
