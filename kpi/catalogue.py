@@ -319,7 +319,7 @@ class Registry(Frozen):
 
     @cached_property
     def named_only_kpis(self) -> frozenset[str]:
-        """KPIs reported only by the entities that name them in `extra_kpis` (G3.K3: the Ministry of Education)."""
+        """KPIs that some entity lists in `extra_kpis`: reported only by the entities that name them."""
         return frozenset(k for e in self.entities for k in e.extra_kpis)
 
     def of_type(self, entity_type: str | None) -> list[Entity]:
@@ -402,7 +402,7 @@ def kpis_for_entity(catalogue: Catalogue, registry: Registry, entity: Entity) ->
     A KPI that some entity lists in `extra_kpis` (G3.K3, the Ministry of Education) is reported
     only by the entities that list it, even though its type would otherwise qualify.
     """
-    named_only = registry.named_only_kpis  # once per registry: per entity it made the engine quadratic
+    named_only = registry.named_only_kpis  # once per registry: per entity it made a national report quadratic
     return [
         k
         for k in catalogue.kpis

@@ -490,10 +490,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from kpi.service import DatabaseBusy
+    from kpi.store import StoreUnavailable
 
     try:
         result: int = args.func(args)
     except DatabaseBusy as busy:  # the app (or another command) holds the database: say so, no traceback
         print(busy.message(_lang(args)), file=sys.stderr)
+        return 1
+    except StoreUnavailable as problem:  # a database server out of reach, a key file missing
+        print(problem.message(_lang(args)), file=sys.stderr)
         return 1
     return result

@@ -22,6 +22,8 @@ DOC = {"status": "Орындалды", "doc_number": "12-ө", "doc_date": dt.dat
        "signatory": "Бірінші басшы", "reference": "https://pmis.example/doc/12"}
 DOCUMENT_KEYS = ("doc_type", "doc_number", "doc_date", "signatory", "reference")
 
+pytestmark = pytest.mark.both_stores  # every test that takes `store` runs on DuckDB and PostgreSQL
+
 
 def proven_doc(**changes: Any) -> dict[str, Any]:
     """A done task with every document its task requires (filled in by `check`), each as given."""

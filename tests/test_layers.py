@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from kpi.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,11 +86,20 @@ def _sql_literals(path: Path) -> list[str]:
     return found
 
 
+def _imports_a_driver(path: Path, drivers: tuple[str, ...]) -> bool:
+    return any(n == d or n.startswith(f"{d}.") for n in _imports(ast.parse(path.read_text(encoding="utf-8")))
+               for d in drivers)
+
+
 def test_only_the_store_imports_the_database_driver() -> None:
     offenders = sorted(
         str(path.relative_to(ROOT)) for path in _python_files("kpi", "pages", "scripts")
-        if STORE not in path.parents and any(
-            n == "duckdb" or n.startswith("duckdb.") for n in _imports(ast.parse(path.read_text(encoding="utf-8")))))
+        if STORE not in path.parents and _imports_a_driver(path, ("duckdb",)))
+    assert offenders == []
+    # PostgreSQL's driver too: only the store in the application (scripts/pgserver.py runs the test server)
+    offenders = sorted(
+        str(path.relative_to(ROOT)) for path in _python_files("kpi", "pages")
+        if STORE not in path.parents and _imports_a_driver(path, ("psycopg", "psycopg_pool")))
     assert offenders == []
 
 
@@ -121,9 +132,14 @@ def test_pages_and_modules_take_the_cursor_type_from_the_store() -> None:
     assert "from kpi.store import" in ui and "Cursor" in ui
 
 
-def test_the_duckdb_backend_implements_the_whole_store_interface() -> None:
-    """Every abstract method of the interface (what a PostgreSQL backend implements too) has DuckDB's SQL."""
-    from kpi.store import base, duck
+@pytest.mark.parametrize("backend", ["duck", "pg"])
+def test_each_backend_implements_the_whole_store_interface(backend: str) -> None:
+    """Every abstract method of the interface has DuckDB's SQL and PostgreSQL's."""
+    import importlib
+
+    from kpi.store import base
+
+    duck = importlib.import_module(f"kpi.store.{backend}")
 
     interfaces = [c for c in vars(base).values() if isinstance(c, type) and c.__module__ == base.__name__
                   and getattr(c, "__abstractmethods__", None)]

@@ -16,6 +16,8 @@ from kpi.store import Store
 from tests.test_cli import run
 from tests.test_ingest_bad_input import snapshot
 
+pytestmark = pytest.mark.both_stores  # every test that takes `store` runs on DuckDB and PostgreSQL
+
 
 def test_a_quarter_ends_on_the_agencys_calendar() -> None:
     assert periods.filing_opens("2026Q4") == dt.date(2027, 1, 1)

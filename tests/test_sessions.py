@@ -11,19 +11,20 @@ from streamlit.testing.v1 import AppTest
 
 from kpi import audit, auth, sessions
 from kpi.i18n import t
-from kpi.store import Store
+from kpi.store import Store, db
 from tests.test_app import APP, _app_store, app_db, sample_db, upload_db  # noqa: F401 - the fixtures are used by name
 
 PASSWORD = "a long enough password"
 
 
+@pytest.mark.both_stores
 def test_a_session_lives_until_idle_and_ends_everywhere(store: Store) -> None:
     auth.create_user(store, "s.user", PASSWORD, "analyst")
     start = dt.datetime(2026, 3, 2, 9, 0)
     sid = sessions.start(store, "s.user", idle_minutes=480, now=start)
     other = sessions.start(store, "s.user", idle_minutes=480, now=start)
     assert len(sid) >= 40 and sid != other
-    assert store.cursor().execute("SELECT count(*) FROM app_session WHERE id_hash = ?", [sid]).fetchone() == (0,)
+    assert db(store.cursor()).sessions.live(sid, start) is None  # kept by its hash, never by the id itself
     # Used within eight hours it slides on; eight idle hours end it.
     assert sessions.resolve(store, sid, idle_minutes=480, now=start + dt.timedelta(hours=7)).username == "s.user"
     assert sessions.resolve(store, sid, idle_minutes=480, now=start + dt.timedelta(hours=14)) is not None
@@ -90,6 +91,7 @@ def web_app(store: Store) -> Any:
     sessions._served.clear()
 
 
+@pytest.mark.both_stores
 def test_the_session_route_sets_an_httponly_lax_cookie_and_clears_it(web_app: Any, store: Store) -> None:
     auth.create_user(store, "web.user", PASSWORD, "analyst")
     sid = sessions.start(store, "web.user", idle_minutes=480)
@@ -118,6 +120,7 @@ def test_every_response_forbids_framing_by_other_sites(web_app: Any) -> None:
     assert headers["x-frame-options"] == ["SAMEORIGIN"]
 
 
+@pytest.mark.both_stores
 def test_exports_are_served_only_to_a_live_session(web_app: Any, store: Store) -> None:
     """Attack replay: an export link worked without a session until Streamlit swept it."""
     auth.create_user(store, "media.user", PASSWORD, "analyst")

@@ -22,7 +22,7 @@ from kpi import audit
 from kpi.backup import DUMP, backup, restore, verify_backup
 from kpi.ingest.pipeline import check_files, commit_plan, ingest_files
 from kpi.service import report_rows, set_target
-from kpi.store import Store, db
+from kpi.store import Store, StoreUnavailable, db
 from kpi.store.pg import AUDIT_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,6 +246,49 @@ def test_a_second_server_without_the_secret_file_is_told_where_to_put_it(pg_data
     monkeypatch.setenv("PARASAT_SECRET_FILE", str(tmp_path / "missing.secret"))
     with Store(pg_database_url) as second:
         assert not audit.verify(second) and audit.verify(second).problem == "secret_missing"
-        with pytest.raises(RuntimeError, match="PARASAT_SECRET_FILE"):
+        with pytest.raises(StoreUnavailable) as missing:
             audit.record(second, "admin", "period_closed", "2026Q4")
+        for lang in ("kk", "ru", "en"):
+            assert "PARASAT_SECRET_FILE" in missing.value.message(lang)
+            assert str(tmp_path / "missing.secret") in missing.value.message(lang)
     assert not (tmp_path / "missing.secret").exists()  # never a new key for a database that has one
+
+
+def test_every_page_renders_on_a_postgresql_default_database(pg_database_url: str) -> None:
+    """The app's own database named by a URL (PARASAT_DB_PATH): the sample loads into it on first use and every
+    page renders from it, signed in through the sessions and users of the PostgreSQL store."""
+    from tests.test_app import PAGES, _app_store, app_database, run
+
+    with app_database(pg_database_url):  # type: ignore[arg-type]
+        store = _app_store()
+        assert store.url == pg_database_url and not store.is_empty()
+        for page in PAGES:
+            at = run(page, query={"lang": "en"})
+            assert at.title and not at.exception and not at.error, page
+        assert audit.verify(store)
+
+
+def test_a_database_server_out_of_reach_is_explained_without_a_traceback(postgres_server) -> None:  # noqa: ANN001
+    url = f"postgresql://parasat:not-the-password@127.0.0.1:{postgres_server.port}/parasat"
+    for lang, words in (("en", "Could not connect"), ("ru", "Не удалось подключиться"), ("kk", "қосылу мүмкін")):
+        result = cli("report", "--db", url, "--period", "2025Q1", "--lang", lang)
+        assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
+        assert "not-the-password" not in result.stderr and ":***@" in result.stderr
+
+
+def test_a_cursor_outlives_its_connection_being_ended_by_the_server(pg_database_url: str, postgres_server,  # noqa: ANN001
+                                                                    catalogue, registry, make_return) -> None:
+    """A page's lent cursor whose connection the server ended (a restart, an administrator) reads on."""
+    with Store(pg_database_url) as store:
+        assert ingest_files(store, catalogue, registry, [make_return("akimat_abai", "2025Q1")]).ok
+        cur = store.cursor()
+        before = db(cur).returns.data_version()
+        with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = %s AND pid <> pg_backend_pid()",
+                                  [pg_database_url.rsplit("/", 1)[1]]).fetchone()
+        assert ended and ended[0] >= 1
+        time.sleep(0.2)  # the server's goodbye reaches the socket
+        assert db(cur).returns.data_version() == before
+        assert db(cur).returns.periods() == ["2025Q1"]
+        cur.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from kpi import audit
 from kpi.archive import Archive, DatabaseArchive, archive_dir_for
 from kpi.catalogue import Catalogue, load_catalogue
 from kpi.settings import PROJECT_ROOT, get_settings, is_database_url
+from kpi.store.base import StoreUnavailable, redacted
 from kpi.store.duck import DIALECT, KPI_TABLES, SCHEMA_VERSION, Error, Queries, connect
 from kpi.store.route import KpiQuery, db
 
@@ -38,7 +38,8 @@ else:
     from kpi.store.duck import Cursor
 
 __all__ = ["DIALECT", "FULL_ACCESS", "KPI_TABLES", "SCHEMA_VERSION", "AccessScope", "Cursor", "Error", "KpiQuery",
-           "Queries", "Store", "db", "open_store_for_audit_path", "redacted", "seed_guide_targets", "url_secret_file"]
+           "Queries", "Store", "StoreUnavailable", "db", "open_store_for_audit_path", "redacted", "seed_guide_targets",
+           "url_secret_file"]
 
 
 @dataclass(frozen=True)
@@ -62,19 +63,11 @@ def open_store_for_audit_path(path: Path) -> Store | None:
     return _OPEN.get(path.resolve())
 
 
-def redacted(url: str) -> str:
-    """A database URL without its password (for messages and manifests)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
-
-
 def _url_state_path(url: str) -> Path:
     """Where a URL store's own files would be named from (the secret, by default): var/postgres-<host>-<port>-<db>."""
-    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - only URL stores load the driver
+    from kpi.store import pg  # noqa: PLC0415 - only URL stores load the driver
 
-    parts = conninfo_to_dict(url)
-    name = "-".join(re.sub(r"[^A-Za-z0-9_.]", "_", str(parts.get(k) or d))
-                    for k, d in (("host", "localhost"), ("port", "5432"), ("dbname", "postgres")))
-    return PROJECT_ROOT / "var" / f"postgres-{name}.postgres"
+    return PROJECT_ROOT / "var" / f"postgres-{pg.state_name(url)}.postgres"
 
 
 def url_secret_file(url: str) -> Path:
@@ -144,8 +137,7 @@ class Store:
         if self.url is not None:  # servers share one key: a missing copy is an error, never a new key
             secret = audit.load_secret_file(self.secret_file, create=False)
             if secret is None:
-                raise RuntimeError(f"{self.secret_file} is missing or unreadable: copy the secret file of "
-                                   f"{self.location} from the server that created it (PARASAT_SECRET_FILE)")
+                raise StoreUnavailable("db.secret_missing", file=str(self.secret_file), location=self.location)
             return secret
         secret = audit.load_secret(self.db_path, create=not self.read_only)
         if secret is None:

@@ -9,9 +9,30 @@ arrays, which a backend writes in one scan (COPY on PostgreSQL), never row by ro
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password (for messages and manifests)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+class StoreUnavailable(RuntimeError):
+    """A database that cannot be used as it is (a server out of reach, a key file missing): what to do, in
+    the user's language (`message`), never a driver's traceback."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(f"{key}: {params}")
+        self.key = key
+        self.params = params
+
+    def message(self, lang: str | None = None) -> str:
+        from kpi.i18n import t  # noqa: PLC0415
+
+        return t(self.key, lang, **self.params)
 
 
 class Repository:
