@@ -181,4 +181,3 @@ def test_registry(registry: Registry, catalogue: Catalogue) -> None:
     univ = next(iter(registry.of_type("university")))
     assert [m.code for m in measures_for_entity(catalogue, registry, univ) if not m.optional] == [
         "students_total", "students_trained", "theses_total", "theses_anticorruption", "iso37001_certified"]
-
