@@ -157,7 +157,7 @@ def open_period(store: Any, period: str, *, actor: str) -> str:
         if period in opened_periods(cur):
             return "already"
         _db(cur).meta.add(OPEN_PREFIX + period, f"{actor}|{now().isoformat()}")
-    audit.record(store.audit_path, actor, "period_opened", period, opens=filing_opens(period).isoformat())
+    audit.record(store, actor, "period_opened", period, opens=filing_opens(period).isoformat())
     return "opened"
 
 
@@ -170,7 +170,7 @@ def close_period(store: Any, period: str, *, actor: str) -> bool:
         if period not in opened_periods(cur):
             return False
         _db(cur).meta.delete(OPEN_PREFIX + period)
-    audit.record(store.audit_path, actor, "period_closed", period)
+    audit.record(store, actor, "period_closed", period)
     return True
 
 

@@ -4,15 +4,18 @@
     python scripts/bench_report.py --national [--copies 20]         # the sample replicated to national scale
     python scripts/bench_report.py --national --pg [--ten-million]  # the same on DuckDB and PostgreSQL
     python scripts/bench_report.py --ten-million [--pg]             # only the 10 M-fact databases
+    python scripts/bench_report.py --copies 20 --pg URL             # a given, empty PostgreSQL database
 
-`--national` copies every sample entity and its returns `--copies` times in the store (`copy_entities`, codes
-`<code>__1` ...) and builds the engine over a registry holding the copies: 20 copies make 1,840 entities, about
-the number of bodies, akimats, universities and companies that file nationally. `--pg` builds the same data
-in a private PostgreSQL 15 (scripts/pgserver.py, durability off while loading: reads are not affected) in the
-same run, checks that `report` gives identical rows on both, and prints each store's time and their ratio.
-`--ten-million` adds a database of about 10 M facts (return values) on each store (DuckDB's own full-scan
-group-by of 10 M facts took 94 ms on this machine; PostgreSQL should answer `report` for one period within
-1 s). Medians over repeated runs; not a test: nothing asserts a time.
+`--national` (or `--copies N`) copies every sample entity and its returns N times in the store
+(`copy_entities`, codes `<code>__1` ...) and builds the engine over a registry holding the copies: 20 copies
+make 1,840 entities, about the number of bodies, akimats, universities and companies that file nationally.
+`--pg` (or `--pg auto`) builds the same data in a private PostgreSQL 15 (scripts/pgserver.py, durability off
+while loading: reads are not affected) in the same run; `--pg URL` uses an empty database instead. It checks
+that `report` gives identical rows on both and prints each store's time and their ratio. `--ten-million` adds
+a database of about 10 M facts (current return values) on each store (DuckDB's own full-scan group-by of 10 M
+facts took 94 ms on this machine; PostgreSQL should answer `report` for one period within 1 s). The first
+report on a new connection also loads the registry's definition tables and is timed apart. Medians over
+repeated runs; not a test: nothing asserts a time.
 """
 
 from __future__ import annotations
@@ -60,13 +63,17 @@ def scaled_registry(copies: int) -> Registry:
 
 
 @contextmanager
-def postgres(folder: Path) -> Iterator[str]:
-    """A private PostgreSQL 15 for the run (stopped and removed afterwards); its URL."""
+def postgres(folder: Path, url: str = "auto") -> Iterator[str]:
+    """The PostgreSQL to compare with: a private PostgreSQL 15 for the run (stopped and removed afterwards), or
+    the URL given."""
     from scripts.pgserver import PgServer
 
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o711)  # the postgres user walks down to its data directory
     os.environ["PARASAT_SECRET_FILE"] = str(folder / "parasat-pg.secret")  # the URL store's audit key
+    if url != "auto":
+        yield url
+        return
     server = PgServer(folder / "pg", fast=True)
     try:
         server.start()
@@ -82,13 +89,14 @@ def build(target: str | Path, copies: int) -> tuple[Store, dict[str, Any]]:
     store = open_store(target)
     load_sample(store)
     loaded = time.perf_counter() - started
+    cur = store.cursor()
+    # Counted before copying (each copy holds the same facts): reading 10 M back into Python takes long.
+    facts = copies * sum(len(db(cur).returns.current_values(p)) for p in db(cur).returns.periods())
+    versions = db(cur).returns.count()
+    cur.close()
     started = time.perf_counter()
     with store.transaction() as cur:
-        versions, entities = db(cur).returns.copy_entities(copies) if copies > 1 else (0, 0)
-    cur = store.cursor()
-    facts = sum(len(db(cur).returns.current_values(p)) for p in db(cur).returns.periods())
-    versions = versions or db(cur).returns.count()
-    cur.close()
+        versions, entities = db(cur).returns.copy_entities(copies) if copies > 1 else (versions, 0)
     return store, {"load_s": loaded, "copy_s": time.perf_counter() - started, "versions": versions,
                    "entities": entities or len(load_registry().entities), "facts": facts}
 
@@ -168,25 +176,31 @@ def sample_only(repeats: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--national", action="store_true", help="replicate the sample to national scale")
-    parser.add_argument("--copies", type=int, default=20, help="copies of the sample (20: 1,840 entities)")
-    parser.add_argument("--pg", action="store_true", help="the same on PostgreSQL, compared in the same run")
+    parser.add_argument("--copies", type=int, default=0, help="copies of the sample (default 20: 1,840 entities)")
+    parser.add_argument("--pg", nargs="?", const="auto", metavar="URL",
+                        help="the same on PostgreSQL in the same run: a private server (`auto`, the default), "
+                             "or the URL of an empty database")
     parser.add_argument("--ten-million", action="store_true", help="(also) about 10 M facts on each store")
-    parser.add_argument("--repeat", type=int, default=0, help="runs per measurement (default 30, 5 at 10 M)")
+    parser.add_argument("--repeat", "--repeats", type=int, default=0,
+                        help="runs per measurement (default 30, 5 at 10 M)")
     args = parser.parse_args()
-    if not args.national and not args.ten_million:
+    national = args.national or args.copies > 1
+    if not national and not args.ten_million:
         sample_only(args.repeat or 30)
         return 0
+    if args.pg not in (None, "auto") and national and args.ten_million:
+        parser.error("a --pg URL holds one database: leave out --ten-million or --national")
     with tempfile.TemporaryDirectory(prefix="parasat-bench-report-") as tmp:
         work = Path(tmp)
         work.chmod(0o711)  # the postgres user walks down to its data directory
-        sizes = [("national", args.copies, args.repeat or 30)] if args.national else []
+        sizes = [("national", args.copies or 20, args.repeat or 30)] if national else []
         if args.ten_million:
             per_copy = run("DuckDB, the sample", work / "sample.duckdb", 1, 3)["facts"]
             sizes.append(("10 M facts", math.ceil(TEN_MILLION / per_copy), args.repeat or 5))
         for label, copies, repeats in sizes:
             duck = run(f"DuckDB, {label}", work / f"{label[:2]}.duckdb", copies, repeats)
             if args.pg:
-                with postgres(work / f"pg-{copies}") as url:
+                with postgres(work / f"pg-{copies}", args.pg) as url:
                     pg = run(f"PostgreSQL, {label}", url, copies, repeats)
                 compare(f"{label} ({duck['entities']:,} entities, {duck['facts']:,} facts)", duck, pg)
     return 0

@@ -27,6 +27,7 @@ from kpi.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.both_stores
 def test_officer_reads_and_writes_only_assigned_entities(store: Store, catalogue, registry, make_return) -> None:
     officer = auth.create_user(store, "abai.officer", "correct horse battery", "officer", entities=["akimat_abai"])
     scope = officer.scope
@@ -54,6 +55,7 @@ def test_roles_and_scopes() -> None:
     assert auth.scope_for(None).entities == frozenset()
 
 
+@pytest.mark.both_stores
 def test_sign_in_lock_out_and_audit(store: Store) -> None:
     auth.create_user(store, "analyst1", "a long passphrase", "analyst")
     assert auth.sign_in(store, "analyst1", "a long passphrase").user is not None
@@ -78,6 +80,7 @@ def test_sign_in_lock_out_and_audit(store: Store) -> None:
     assert "password_hash" not in hashes[0]
 
 
+@pytest.mark.both_stores
 def test_parallel_wrong_guesses_are_all_counted_and_lock_the_account(store: Store) -> None:
     """Attack replay: 20 threads guessing at once left failed_attempts=1 and no lock (read, check, write count+1)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +98,7 @@ def test_parallel_wrong_guesses_are_all_counted_and_lock_the_account(store: Stor
     assert audit.verify(store)
 
 
+@pytest.mark.both_stores
 def test_wrong_password_unknown_user_and_locked_account_look_the_same(store: Store, monkeypatch) -> None:
     """Attack replay: the lock-out message and the timing told which usernames exist."""
     auth.create_user(store, "known", "the right password", "analyst")
@@ -127,6 +131,7 @@ def test_unlock_from_the_command_line(tmp_path: Path) -> None:
         assert "user_unlocked" in [e["action"] for e in audit.read(store)]
 
 
+@pytest.mark.both_stores
 def test_a_huge_username_cannot_stop_sign_ins(store: Store) -> None:
     """Attack replay: a 40,000-character username made one 80 KB audit line and every later audit write failed."""
     auth.create_user(store, "admin", "the admin password", "admin")
@@ -141,6 +146,7 @@ def test_a_huge_username_cannot_stop_sign_ins(store: Store) -> None:
     assert events[-1]["action"] == "sign_in" and audit.verify(store)
 
 
+@pytest.mark.both_stores
 def test_a_batch_with_thousands_of_errors_is_recorded_bounded(store: Store) -> None:
     """Attack replay: an officer confirming one file with ~4,000 errors broke the trail for everyone."""
     audit.record(store, "officer1", "upload_rejected", "big.xlsx", errors=["bad_number"] * 4000,
@@ -154,6 +160,7 @@ def test_a_batch_with_thousands_of_errors_is_recorded_bounded(store: Store) -> N
     assert audit.verify(store) and len(audit.read(store)) == 2
 
 
+@pytest.mark.both_stores
 def test_an_event_is_written_in_the_transaction_of_its_change(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction() as cur:
         cur.execute("INSERT INTO kpi_target VALUES ('G2.K1', 2031, 1, 'analyst', 'a', now())")
@@ -265,9 +272,11 @@ def test_an_older_json_lines_trail_is_imported_once(tmp_path: Path) -> None:
         assert audit.verify(store)
 
 
-def test_uploads_and_refused_uploads_are_on_the_trail(store: Store, catalogue, registry, make_return) -> None:
+@pytest.mark.both_stores
+def test_uploads_and_refused_uploads_are_on_the_trail(store: Store, catalogue, registry, make_return,
+                                                      tmp_path: Path) -> None:
     ingest_files(store, catalogue, registry, [make_return("akimat_abai", "2025Q1")], uploaded_by="officer1")
-    bad = store.db_path.parent / "bad.xlsx"
+    bad = tmp_path / "bad.xlsx"
     bad.write_text("not a workbook")
     ingest_files(store, catalogue, registry, [bad], uploaded_by="officer1")
     events = audit.read(store.audit_path)  # the older calling form (the trail's former file path) still works
@@ -277,6 +286,7 @@ def test_uploads_and_refused_uploads_are_on_the_trail(store: Store, catalogue, r
     assert audit.verify(store.audit_path)
 
 
+@pytest.mark.both_stores
 def test_first_admin(store: Store) -> None:
     generated = auth.ensure_admin(store)
     assert generated and len(generated) >= 12

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -39,7 +38,8 @@ else:
     from kpi.store.duck import Cursor
 
 __all__ = ["DIALECT", "FULL_ACCESS", "KPI_TABLES", "SCHEMA_VERSION", "AccessScope", "Cursor", "Error", "KpiQuery",
-           "Queries", "Store", "StoreUnavailable", "db", "open_store_for_audit_path", "redacted", "seed_guide_targets", "url_secret_file"]
+           "Queries", "Store", "StoreUnavailable", "db", "open_store_for_audit_path", "redacted", "seed_guide_targets",
+           "url_secret_file"]
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,9 @@ def open_store_for_audit_path(path: Path) -> Store | None:
 
 def _url_state_path(url: str) -> Path:
     """Where a URL store's own files would be named from (the secret, by default): var/postgres-<host>-<port>-<db>."""
-    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - only URL stores load the driver
+    from kpi.store import pg  # noqa: PLC0415 - only URL stores load the driver
 
-    parts = conninfo_to_dict(url)
-    name = "-".join(re.sub(r"[^A-Za-z0-9_.]", "_", str(parts.get(k) or d))
-                    for k, d in (("host", "localhost"), ("port", "5432"), ("dbname", "postgres")))
-    return PROJECT_ROOT / "var" / f"postgres-{name}.postgres"
+    return PROJECT_ROOT / "var" / f"postgres-{pg.state_name(url)}.postgres"
 
 
 def url_secret_file(url: str) -> Path:

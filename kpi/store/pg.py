@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -273,6 +274,15 @@ def tool_connection(url: str) -> tuple[str, dict[str, str]]:
     params = conninfo_to_dict(url)
     password = params.pop("password", None)
     return make_conninfo("", **params), ({"PGPASSWORD": str(password)} if password else {})
+
+
+def state_name(url: str) -> str:
+    """A URL's server and database as a file name part: `<host>-<port>-<db>` (never the user or password)."""
+    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
+
+    parts = conninfo_to_dict(url)
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]", "_", str(parts.get(k) or d))
+                    for k, d in (("host", "localhost"), ("port", "5432"), ("dbname", "postgres")))
 
 
 def has_returns(url: str) -> bool:
