@@ -11,6 +11,7 @@ or reordered event, or a cut tail, shows on verification.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -102,14 +103,19 @@ def load_secret_file(path: Path, *, create: bool = True) -> bytes | None:
     except (OSError, ValueError):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under a private name, then linked into place: a process that finds the file finds its key
+    # (never an empty file being written), and of two processes creating it at once the second takes the first's.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it meanwhile
-        return load_secret_file(path, create=False)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_hex(SECRET_BYTES) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(SECRET_BYTES) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process created it meanwhile: theirs is the key
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
     return load_secret_file(path, create=False)
 
 

@@ -220,7 +220,9 @@ class Store:
                 q.meta.add("guide_targets_seeded", "1")
             if not q.meta.has(audit.KEY_ID):
                 secret = audit.load_secret_file(self.secret_file, create=True)
-                q.meta.add(audit.KEY_ID, audit.key_id(secret or b""))
+                if secret is None:  # unreadable or not a key: never record the fingerprint of an empty key
+                    raise StoreUnavailable("db.secret_missing", file=str(self.secret_file), location=self.location)
+                q.meta.add(audit.KEY_ID, audit.key_id(secret))
             if not q.meta.has(audit.IMPORTED_KEY):
                 audit.import_jsonl(cur, self.secret, self.audit_path)
 
