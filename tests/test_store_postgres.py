@@ -26,12 +26,16 @@ from kpi.store import Store, StoreUnavailable, db
 from kpi.store.pg import AUDIT_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def env() -> dict[str, str]:
+    """The environment of a command line run now (the tests' key file included), without KPI_DB."""
+    return {**{k: v for k, v in os.environ.items() if k != "KPI_DB"}, "PYTHONPATH": str(ROOT)}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kpi", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={k: v for k, v in ENV.items() if k != "KPI_DB"}, timeout=300)
+                          env=env(), timeout=300)
 
 
 @pytest.fixture
@@ -97,12 +101,14 @@ def _confirm_at_once(servers: list[Store], plans: list) -> tuple[list[int | None
     return results, errors
 
 
+@pytest.mark.parametrize("servers", ["two servers", "two sessions of one server"])
 def test_two_servers_confirming_the_same_return_get_versions_1_and_2(pg_database_url: str, catalogue, registry,
-                                                                    make_return) -> None:
+                                                                    make_return, servers: str) -> None:
     """Both servers checked their upload against version 0 (each plans version 1), then confirm at the same
     moment: the numbering is done again under the (entity, period) lock, so one gets 1 and the other 2."""
     rounds = 3
-    with Store(pg_database_url) as server_a, Store(pg_database_url) as server_b:
+    with Store(pg_database_url) as server_a, Store(pg_database_url) as other:
+        server_b = other if servers == "two servers" else server_a
         for round_ in range(rounds):
             uploads = [make_return("akimat_abai", "2025Q1", {"offences_criminal": 10 * round_ + n},
                                    name=f"r{round_}-{n}.xlsx") for n in (1, 2)]
@@ -125,7 +131,7 @@ def test_the_cli_ingests_while_another_connection_serves_reads(pg_database_url: 
     with Store(pg_database_url) as server:
         before = server.data_version()
         proc = subprocess.Popen([sys.executable, "-m", "kpi", "ingest", "--db", pg_database_url, *files],
-                                env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen = set()
         reads = 0
         while proc.poll() is None or reads == 0:
@@ -160,7 +166,7 @@ def test_a_server_killed_in_the_middle_of_a_batch_leaves_no_partial_return(pg_da
     with psycopg.connect(pg_database_url) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK])  # open transaction: the lock is held
         proc = subprocess.Popen([sys.executable, "-m", "kpi", "ingest", "--db", pg_database_url, *batch],
-                                env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not _waiting_for_audit_lock(pg_database_url):
             assert proc.poll() is None and time.monotonic() < deadline, "the ingest never reached its commit"
