@@ -52,4 +52,5 @@ if __name__ == "__main__":
 else:  # imported by the web server
     from pages import web
 
+    routes.leave_legacy_pages()  # before any session: a link to any page, group pages too, opens it first time
     app = st.App(__file__, routes=web.ROUTES, middleware=web.MIDDLEWARE)

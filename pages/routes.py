@@ -3,13 +3,15 @@ script registered once per project group of the catalogue), the page a run is dr
 page to another with a choice handed over (a profile on the KPI the analyst came with, the evidence of a KPI).
 
 The page scripts sit in `pages/`, the folder Streamlit's legacy multipage mode reads. Once `st.navigation` has been
-called, Streamlit ignores that folder for good (across all sessions); until then, the first run of a fresh
-process (and every `AppTest` run) may run a page script alone, by its file name. `ensure_routed` catches that
-and runs `app.py`, whose `st.navigation` call ends the legacy mode and draws the page asked for.
+called, Streamlit ignores that folder for good (across all sessions): the web server calls it as it starts
+(`leave_legacy_pages`), so the first link opened finds its page (a group page has no file of its own name).
+Where no server started first (every `AppTest` run), the legacy mode may run a page script alone, by its file
+name: `ensure_routed` catches that and runs `app.py`, whose `st.navigation` call draws the page asked for.
 """
 
 from __future__ import annotations
 
+import logging
 import runpy
 import threading
 from collections.abc import Iterator, Sequence
@@ -73,6 +75,23 @@ def drawing(page: st.Page) -> Iterator[None]:
         yield
     finally:
         _run.url_path = None
+
+
+def _starting() -> None:
+    """The page `leave_legacy_pages` names: never drawn (no session exists yet)."""
+
+
+def leave_legacy_pages() -> None:
+    """Call `st.navigation` once as the server starts, before any session: Streamlit then ignores the `pages/`
+    folder for every session, so no first run goes to a page script by its file name (a link to a group
+    page would get Streamlit's "Page not found"). Outside a script run it registers nothing and draws nothing."""
+    context_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = context_log.level
+    context_log.setLevel(logging.ERROR)  # "missing ScriptRunContext": expected here, no session exists yet
+    try:
+        st.navigation([st.Page(_starting, title="Parasat", default=True)], position="hidden")
+    finally:
+        context_log.setLevel(level)
 
 
 def ensure_routed() -> None:
