@@ -193,8 +193,8 @@ with st.container(border=True, key="admin_periods"):
     opened = set(service.opened_periods())
     st.markdown(f"**{text('periods.admin.title')}**")
     st.caption(text("periods.admin.caption", latest=calendar.period_label(calendar.latest_ended(), lang),
-                       current=calendar.period_label(current, lang),
-                       opens=calendar.date_label(calendar.filing_opens(current), lang)))
+                    current=calendar.period_label(current, lang),
+                    opens=calendar.date_label(calendar.filing_opens(current), lang)))
     if current in opened:
         st.info(text("periods.admin.is_open", period=calendar.period_label(current, lang)))
         if st.button(text("periods.admin.close", period=calendar.period_label(current, lang)),

@@ -42,7 +42,7 @@ with matrix, st.container(key="compliance_matrix_box"):  # a wide matrix scrolls
                 f".st-key-compliance_matrix_box [data-testid='stElementContainer']:has(.js-plotly-plot) "
                 f"{{min-width: {figure.layout.width}px;}}</style>")
     components.chart(figure, comp.matrix_export(shown, lang), f"compliance_{chosen.period}", key="compliance_matrix",
-             selectable=True, title=text("compliance.matrix"), width=figure.layout.width)
+                     selectable=True, title=text("compliance.matrix"), width=figure.layout.width)
 picked = comp.cell_from_selection(st.session_state.get("compliance_matrix"))
 if picked is not None and picked != st.session_state.get("_evidence_picked"):  # a new click on the matrix
     st.session_state["_evidence_picked"] = picked
@@ -56,13 +56,13 @@ with beside:
         with st.container(border=True, key="compliance_evidence"):
             st.markdown(f"**{text('compliance.evidence')}: {plain(reg.entity_by_code[evidence_of.entity].name(lang))}**")
             st.markdown("\n".join(f"- **{label}:** {plain(value)}"  # officers' text, shown as text
-                                   for label, value in comp.evidence_details(evidence_of, cat, lang).items()))
+                                  for label, value in comp.evidence_details(evidence_of, cat, lang).items()))
 
 st.header(text("compliance.scores"))
 scores = comp.entity_scores(shown, lang)
-st.dataframe(scores.drop(columns=["entity"]).rename(columns={"entity_name": text("compliance.entity"),
-                                    "score": text("compliance.col.score"),
-                                    **{s: text(f"compliance.status.{s}") for s in comp.STATUS_ORDER}}),
+st.dataframe(scores.drop(columns=["entity"]).rename(columns={
+                 "entity_name": text("compliance.entity"), "score": text("compliance.col.score"),
+                 **{s: text(f"compliance.status.{s}") for s in comp.STATUS_ORDER}}),
              hide_index=True, width="stretch",
              column_config={text("compliance.col.score"): st.column_config.NumberColumn(format="%.1f")},
              key="compliance_scores")

@@ -16,7 +16,7 @@ def render(group: Group) -> None:
     chosen, reg = filters.current(), connection.registry()
     lang, group_id = chosen.lang, group.id
     components.page_header(f"{text('nav.group', number=group.number)} · {labels.sentence_case(group.title(lang))}",
-                   text("group.caption"))
+                           text("group.caption"))
     if chosen.period is None:
         return components.empty_state("app.no_returns")
     components.provisional_banner(chosen.period)
@@ -38,15 +38,15 @@ def render(group: Group) -> None:
     left, right = st.columns(2) if not parts.empty else (st.container(), None)
     with left:
         components.chart(figures.trend_figure(trend, kpi, lang, node=node, compact=right is not None,
-                                    provisional=[p for p in trend["period"] if service.is_provisional(p)]),
-                 labels.export_frame(trend, views.TREND_COLUMNS, lang, unit=kpi.unit), name("trend"),
-                 key=f"trend_{group_id}", about=about)
+                                              provisional=[p for p in trend["period"] if service.is_provisional(p)]),
+                         labels.export_frame(trend, views.TREND_COLUMNS, lang, unit=kpi.unit), name("trend"),
+                         key=f"trend_{group_id}", about=about)
     if right is not None:
         with right:
             components.chart(figures.breakdown_figure(parts, kpi, lang, node=node, compact=True,
-                                            reference=views.latest_target(trend)),
-                     labels.export_frame(parts, views.BREAKDOWN_COLUMNS, lang), name("breakdown"),
-                     key=f"parts_{group_id}", about=about)
+                                                      reference=views.latest_target(trend)),
+                             labels.export_frame(parts, views.BREAKDOWN_COLUMNS, lang), name("breakdown"),
+                             key=f"parts_{group_id}", about=about)
     extra = parts[parts["secondary"]] if not parts.empty else parts
     if not extra.empty:
         st.caption(text("kpi.secondary_figures"))
@@ -73,8 +73,8 @@ def render(group: Group) -> None:
         return None
     st.caption(text("group.click_to_drill"))
     clicked = components.chart(figures.ranking_figure(ranked, kpi, level, lang, node=node),
-                       labels.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit), name(level), about=about,
-                       key=f"rank_{group_id}_{drill.encode(path)}", selectable=True)
+                               labels.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit), name(level),
+                               about=about, key=f"rank_{group_id}_{drill.encode(path)}", selectable=True)
     if clicked:
         drilldown.set_drill(drill_key, drill.descend_through(entities, path, clicked))
     return None

@@ -17,27 +17,27 @@ components.provisional_banner(chosen.period)
 kpi_ids = [k.id for k in cat.kpis]
 filters.page_choice("map_kpi", "kpi", kpi_ids, default="G2.K1")
 kpi = cat.kpi_by_id[filters.select(text("group.kpi"), kpi_ids, "map_kpi",
-                              format_func=lambda k: labels.kpi_label(cat.kpi_by_id[k], lang))]
+                                   format_func=lambda k: labels.kpi_label(cat.kpi_by_id[k], lang))]
 by_type = views.population(reg, entity_type=chosen.entity_type)
 values = service.region_values(kpi.id, chosen.period, within=by_type)
 filters.page_choice("map_region", "focus", [chosen.region or "", *values], default=chosen.region or "")
 scope = views.filters_label(views.Filters(period=chosen.period, entity_type=chosen.entity_type, lang=lang), reg,
                             session.current_scope())  # the map keeps the type filter, every region
 title = text("map.chart_title", kpi=kpi.id, title=kpi.short(lang),
-                period=labels.period_label(chosen.period, lang)) + f" · {scope}"
+             period=labels.period_label(chosen.period, lang)) + f" · {scope}"
 # Colours follow each region's status against the target, as the rankings' bars do.
 regional = service.ranking(kpi.id, chosen.period, "region", lang=lang, within=by_type)
 targets = regional["target"].dropna()
 legend = (f"{text('chart.target')}: {labels.fmt(float(targets.iloc[0]), kpi.unit, lang)}" if len(targets)
           else text("status.no_target"))
 figure, kind = figures.map_figure(values, lang=lang, title=title, unit=kpi.unit, registry=reg,
-                                selected=st.session_state["map_region"] or None,
-                                statuses=dict(zip(regional["key"], regional["status"])),
-                                legend_title=legend)
+                                  selected=st.session_state["map_region"] or None,
+                                  statuses=dict(zip(regional["key"], regional["status"])),
+                                  legend_title=legend)
 about = {"kpi": labels.kpi_label(kpi, lang), "scope": scope}
 clicked = components.chart(figure, views.region_frame(values, reg, lang, unit=kpi.unit),
-                   labels.export_name(kpi.id, "map", scope, period=chosen.period, lang=lang), key=f"map_{kpi.id}",
-                   selectable=True, about=about)
+                           labels.export_name(kpi.id, "map", scope, period=chosen.period, lang=lang),
+                           key=f"map_{kpi.id}", selectable=True, about=about)
 if kind != "boundaries":  # the boundary map carries its one credit inside the figure (and into its exports)
     st.caption(text("map.tiles_note"))
 if clicked in values:
@@ -55,12 +55,11 @@ if ranked.empty:
     components.empty_state("group.not_reported")
     st.stop()
 if len(ranked) > 1:  # a ranking of one is not drawn; a click on a bar opens that entity's profile
-    picked = components.chart(figures.ranking_figure(ranked, kpi, "entity", lang, node=labels.region_label(reg, region, lang)),
-                      labels.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit),
-                      labels.export_name(kpi.id, labels.region_label(reg, region, lang), period=chosen.period,
-                                        lang=lang),
-                      key="map_entities", selectable=True,
-                      about=about | {"scope": labels.region_label(reg, region, lang)})
+    node = labels.region_label(reg, region, lang)
+    picked = components.chart(figures.ranking_figure(ranked, kpi, "entity", lang, node=node),
+                              labels.export_frame(ranked, views.RANKING_COLUMNS, lang, unit=kpi.unit),
+                              labels.export_name(kpi.id, node, period=chosen.period, lang=lang),
+                              key="map_entities", selectable=True, about=about | {"scope": node})
     if picked is not None and picked in set(ranked["key"]):
         routes.open_profile(picked, kpi.id)
 else:  # the region's one entity: its figure and its profile

@@ -9,7 +9,8 @@ from pages.language import text
 chosen = filters.current()
 lang = chosen.lang
 filters.sync_url()
-components.page_header(text("overview.title"), text("overview.caption", scope=views.filters_label(chosen, connection.registry(), session.current_scope())))
+components.page_header(text("overview.title"), text("overview.caption", scope=views.filters_label(
+    chosen, connection.registry(), session.current_scope())))
 if chosen.period is None:
     components.empty_state("app.no_returns")
     st.stop()
@@ -38,4 +39,4 @@ with st.expander(text("overview.table")):
     st.dataframe(table, hide_index=True, width="stretch")
     scope = views.filters_label(chosen, connection.registry(), session.current_scope())
     components.downloads(None, table, labels.export_name("overview", scope, period=chosen.period, lang=lang),
-                 key="overview_table")
+                         key="overview_table")

@@ -11,7 +11,7 @@ chosen = filters.current()
 lang = chosen.lang
 filters.sync_url()
 components.page_header(text("submissions.title"), text("submissions.caption",
-                                                     days=get_settings().submission_deadline_days))
+                                                       days=get_settings().submission_deadline_days))
 if chosen.period is None:
     components.empty_state("app.no_returns")
     st.stop()
@@ -29,16 +29,17 @@ with st.container(horizontal=True, key="submission_counts"):
             st.metric(text(f"submissions.count_{name}"), summary[name], border=True)
 
 components.chart(figures.submissions_figure(table, lang, period=chosen.period),
-         labels.export_frame(table, views.SUBMISSION_COLUMNS, lang),
-         labels.export_name("submissions", views.filters_label(chosen, connection.registry(), session.current_scope()),
-                           period=chosen.period, lang=lang),
-         key="submissions_chart")
+                 labels.export_frame(table, views.SUBMISSION_COLUMNS, lang),
+                 labels.export_name("submissions",
+                                    views.filters_label(chosen, connection.registry(), session.current_scope()),
+                                    period=chosen.period, lang=lang),
+                 key="submissions_chart")
 shown = st.pills(text("submissions.show"), list(views.SUBMISSION_STATUSES), selection_mode="multi",
                  default=["late", "missing"], format_func=lambda s: text(f"submission.{s}"), key="submission_filter")
 rows = table[table["status"].isin(shown or list(views.SUBMISSION_STATUSES))]
 components.status_table(labels.export_frame(rows, views.SUBMISSION_COLUMNS, lang).drop(columns=[text("col.code")]),
-               text("col.status"),
-                [views.SUBMISSION_COLOURS[s] for s in rows["status"]])
+                        text("col.status"),
+                        [views.SUBMISSION_COLOURS[s] for s in rows["status"]])
 
 st.header(text("submissions.versions"))
 versions = service.submission_versions(chosen.period, lang=lang, within=filters.population())
@@ -47,4 +48,5 @@ if versions.empty:
 else:
     frame = labels.export_frame(versions, views.VERSION_COLUMNS, lang)
     st.dataframe(frame.drop(columns=[text("col.code")]), hide_index=True, width="stretch")  # names on screen
-    components.downloads(None, frame, labels.export_name("versions", period=chosen.period, lang=lang), key="versions_table")
+    components.downloads(None, frame, labels.export_name("versions", period=chosen.period, lang=lang),
+                         key="versions_table")

@@ -140,7 +140,7 @@ def test_administration_chooses_entities_by_type_and_region_and_edits_a_user(upl
     at.button(key="admin_add").click().run()
     assert not at.exception
     assert auth.get_user(connection.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "officer",
-                                                                  frozenset({ENTITY}))
+                                                                          frozenset({ENTITY}))
     assert t("admin.user_added", "ru", username="abai.new") in [s.value for s in at.success]
     table = at.dataframe[0].value.set_index(t("admin.col.username", "ru"))
     row = table.loc["abai.new"]
