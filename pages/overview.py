@@ -9,8 +9,8 @@ from pages.language import text
 chosen = filters.current()
 lang = chosen.lang
 filters.sync_url()
-components.page_header(text("overview.title"), text("overview.caption", scope=views.filters_label(
-    chosen, connection.registry(), session.current_scope())))
+scope = views.filters_label(chosen, connection.registry(), session.current_scope())
+components.page_header(text("overview.title"), text("overview.caption", scope=scope))
 if chosen.period is None:
     components.empty_state("app.no_returns")
     st.stop()
@@ -37,6 +37,5 @@ for group in data.groups:
 with st.expander(text("overview.table")):
     table = views.overview_table(data, lang)
     st.dataframe(table, hide_index=True, width="stretch")
-    scope = views.filters_label(chosen, connection.registry(), session.current_scope())
     components.downloads(None, table, labels.export_name("overview", scope, period=chosen.period, lang=lang),
                          key="overview_table")
