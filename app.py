@@ -12,7 +12,7 @@ import streamlit as st
 from kpi.catalogue import DATA_DIR
 from kpi.i18n import t
 from kpi.settings import get_settings
-from pages import ui
+from pages import connection, filters, language, routes, runtime, session, signin
 
 
 def run() -> None:
@@ -21,56 +21,30 @@ def run() -> None:
     st.set_page_config(page_title="Parasat", page_icon=str(DATA_DIR / "icon.png"), layout="wide",
                        initial_sidebar_state="expanded")
 
-    ui.capture_initial_query()
-    lang = ui.lang()
+    language.capture_initial_query()
+    lang = language.lang()
 
     with st.spinner(t("app.loading", lang)):
-        ui.get_store()
-        ui.tune_gc()  # once per process: freeze the start-up heap (the config has no full collection per run)
-    user = ui.refresh_user()  # one indexed query: a disabled user, or a changed role, takes effect now
-    groups = ui.catalogue().groups
+        connection.get_store()
+        runtime.tune_gc()  # once per process: freeze the start-up heap (the config has no full collection per run)
+    user = session.refresh_user()  # one indexed query: a disabled user, or a changed role, takes effect now
     # Before sign-in every page is registered (hidden), so a shared link still opens its page afterwards.
-    can_upload = user is None or user.can_upload
-    can_administer = user is None or user.is_admin
-    pages = {
-        t("nav.dashboard", lang): [
-            st.Page("pages/overview.py", title=t("nav.overview", lang), icon=":material/dashboard:", url_path="overview",
-                    default=True),
-            *[
-                st.Page(f"pages/group_{g.number}.py", title=t("nav.group", lang, number=g.number),
-                        icon=":material/stacked_bar_chart:", url_path=f"group_{g.number}")  # = the file name, see ui.ensure_routed
-                for g in groups
-            ],
-            st.Page("pages/entity.py", title=t("nav.entity", lang), icon=":material/account_balance:",
-                    url_path="entity"),
-            st.Page("pages/map.py", title=t("nav.map", lang), icon=":material/map:", url_path="map"),
-            st.Page("pages/compliance.py", title=t("nav.compliance", lang), icon=":material/task_alt:",
-                    url_path="compliance"),
-            st.Page("pages/briefing.py", title=t("briefing.page.title", lang), icon=":material/slideshow:",
-                    url_path="briefing"),
-        ],
-        t("nav.returns", lang): [
-            *([st.Page("pages/upload.py", title=t("nav.upload", lang), icon=":material/upload_file:",
-                       url_path="upload")] if can_upload else []),
-            st.Page("pages/submissions.py", title=t("nav.submissions", lang), icon=":material/fact_check:",
-                    url_path="submissions"),
-            *([st.Page("pages/admin.py", title=t("nav.admin", lang), icon=":material/admin_panel_settings:",
-                       url_path="admin")] if can_administer else []),
-        ],
-    }
+    pages = routes.pages(lang, can_upload=user is None or user.can_upload,
+                         can_administer=user is None or user.is_admin)
 
     if user is None and get_settings().require_sign_in:
         st.navigation(pages, position="hidden")
-        ui.language_switch()
-        ui.sign_in_form()
+        language.language_switch()
+        signin.sign_in_form()
         st.stop()
 
     page = st.navigation(pages, position="sidebar", expanded=True)
-    ui.language_switch()
-    ui.sidebar_filters()
-    ui.account_box()
+    language.language_switch()
+    filters.sidebar_filters()
+    signin.account_box()
     st.sidebar.caption(t("app.footer", lang))
-    page.run()
+    with routes.drawing(page):
+        page.run()
 
 
 if __name__ == "__main__":
@@ -78,4 +52,5 @@ if __name__ == "__main__":
 else:  # imported by the web server
     from pages import web
 
+    routes.leave_legacy_pages()  # before any session: a link to any page, group pages too, opens it first time
     app = st.App(__file__, routes=web.ROUTES, middleware=web.MIDDLEWARE)

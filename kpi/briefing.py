@@ -44,10 +44,9 @@ from kpi.catalogue import (
 )
 from kpi.engine import KpiEngine, KpiValue
 from kpi.i18n import format_number, t
+from kpi.labels import drop_shared_words, fmt, metric_label, metric_unit, rounded, sentence_case
 from kpi.settings import get_settings
 from kpi.store import FULL_ACCESS, AccessScope, Cursor, Store, db
-from kpi.views import drop_shared_words as drop_shared_words  # re-exported: shared with the dashboard
-from kpi.views import fmt, metric_label, metric_unit, rounded, sentence_case
 
 ScopeLevel = Literal["national", "entity_type", "region", "entity"]
 SlideKind = Literal["title", "summary", "kpi", "compliance", "appendix"]

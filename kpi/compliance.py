@@ -27,9 +27,9 @@ from kpi.catalogue import (
 from kpi.engine import KpiEngine
 from kpi.evidence import DOCUMENT_FIELDS, Document, EvidenceRow, choice_label
 from kpi.i18n import format_number, t
+from kpi.labels import drop_shared_words, shorten
 from kpi.settings import AGENCY_TIME_ZONE
 from kpi.store import FULL_ACCESS, AccessScope, Cursor, db
-from kpi.views import drop_shared_words, shorten
 
 COMPLIANCE_STATUSES: tuple[str, ...] = ("proven", "missing", "late", "below_cadence", "not_applicable")
 _SEVERITY = {"missing": 3, "late": 2, "below_cadence": 1}

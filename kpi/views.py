@@ -1,21 +1,18 @@
-"""What each dashboard page shows: tiles, tables and Plotly figures shaped from the engine and the store.
+"""What each dashboard page shows: the view models (tiles, tables, rankings, profiles) shaped from the engine
+and the store. Their figures are drawn by `kpi.figures`, their words and numbers written by `kpi.labels`.
 
 No Streamlit here. Pages read their filters, call one of these functions and draw what it returns, so
-every figure a page shows can be tested without the Streamlit runtime.
+every view a page shows can be tested without the Streamlit runtime.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import re
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from kpi import style
 from kpi.catalogue import (
@@ -31,12 +28,31 @@ from kpi.catalogue import (
 )
 from kpi.catalogue import quarter_end as quarter_end  # re-exported: the pages and their tests use it
 from kpi.engine import KpiEngine, KpiValue
-from kpi.i18n import format_number, normalise_language, t
+from kpi.i18n import normalise_language, t
+from kpi.labels import (
+    NOT_APPLICABLE,
+    dates_as_text,
+    decimals_for,
+    delta_colour,
+    entity_label,
+    export_frame,
+    fmt,
+    fmt_delta,
+    key_label,
+    metric_label,
+    metric_unit,
+    period_label,
+    region_label,
+    rounded,
+    status_colour,
+    status_text,
+    type_label,
+    unit_label,
+)
 from kpi.settings import AGENCY_TIME_ZONE
 from kpi.store import FULL_ACCESS, AccessScope, Cursor, db
 
 HISTORY_QUARTERS = 8
-NOT_APPLICABLE = "not_applicable"
 
 
 # --------------------------------------------------------------------------- filters
@@ -114,172 +130,6 @@ def history_periods(period: str, quarters: int = HISTORY_QUARTERS) -> list[str]:
     return [shift_period(period, -i) for i in range(quarters - 1, -1, -1)]
 
 
-# --------------------------------------------------------------------------- labels and numbers
-
-
-def decimals_for(unit: str) -> int:
-    """Decimals a figure in this unit is shown with."""
-    return {"percent": 1, "ratio": 2}.get(unit, 0)
-
-
-def fmt(value: float | None, unit: str, lang: str) -> str:
-    """A figure as the language writes it, with % for shares."""
-    return format_number(value, lang, decimals=decimals_for(unit), unit=unit)
-
-
-def fmt_delta(delta: float | None, unit: str, lang: str) -> str | None:
-    """A change with its sign ('+2,3 п.т.'); percentage changes are in percentage points. None when unknown."""
-    if delta is None:
-        return None
-    rounded = round(delta, decimals_for(unit))
-    sign = "+" if rounded > 0 else "-" if rounded < 0 else "±"
-    # format_number keeps decimals for a 'ratio'; a change in percent is shown with them too
-    number = format_number(abs(rounded), lang, decimals=decimals_for(unit),
-                           unit="ratio" if unit in ("ratio", "percent") else "")
-    if unit == "percent":
-        return f"{sign}{number}\u00a0{t('unit.pp', lang)}"
-    return f"{sign}{number}"
-
-
-def unit_label(unit: str, lang: str) -> str:
-    """The unit as an axis or column title shows it."""
-    return t(f"unit.{unit}", lang)
-
-
-def date_label(day: Any, lang: str) -> str:
-    """A date as the language writes it ('31.12.2025', '31 Dec 2025'); see `kpi.periods`."""
-    from kpi import periods as calendar
-
-    return calendar.date_label(day, lang)
-
-
-def period_label(period: str, lang: str) -> str:
-    """A period in words: '2025 ж. 4-тоқсан', '4 кв. 2025', 'Q4 2025'."""
-    from kpi import periods as calendar
-
-    return calendar.period_label(period, lang)
-
-
-def type_label(entity_type: str, lang: str) -> str:
-    """The name of an entity type."""
-    return t(f"type.{entity_type}", lang)
-
-
-def region_label(registry: Registry, code: str | None, lang: str) -> str:
-    """The name of a region, or 'national remit' for an entity without one."""
-    if code is None:
-        return t("app.national_remit", lang)
-    region = registry.region_by_code.get(code)
-    return region.name(lang) if region else code
-
-
-def entity_label(registry: Registry, code: str, lang: str) -> str:
-    """The name of an entity (its code when unknown)."""
-    entity = registry.entity_by_code.get(code)
-    return entity.name(lang) if entity else code
-
-
-def key_label(registry: Registry, level: str, key: str | None, lang: str) -> str:
-    """The name of a key at a level: the nation, an entity type, a region or an entity."""
-    if level == "national" or key is None:
-        return t("level.national", lang)
-    if level == "entity_type":
-        return type_label(key, lang)
-    if level == "region":
-        return region_label(registry, key, lang)
-    return entity_label(registry, key, lang)
-
-
-def status_text(status: str, lang: str) -> str:
-    """The status in words."""
-    return t("app.not_applicable", lang) if status == NOT_APPLICABLE else t(f"status.{status}", lang)
-
-
-def status_colour(status: str) -> str:
-    """The colour a status is drawn in."""
-    return style.STATUS_COLOURS.get(status, style.STATUS_COLOURS["no_data"])
-
-
-def delta_colour(kpi: Kpi) -> str:
-    """How a change is coloured: a rise is good, bad (for 'lower is better') or neutral (monitoring)."""
-    return {"higher": "normal", "lower": "inverse"}.get(kpi.direction, "off")
-
-
-def kpi_label(kpi: Kpi, lang: str) -> str:
-    """'G2.K1 · Corruption risks eliminated'."""
-    return f"{kpi.id} · {kpi.short(lang)}"
-
-
-def metric_unit(kpi: Kpi, metric: str) -> str:
-    """The unit of a KPI's main, breakdown or secondary metric."""
-    if metric == kpi.id:
-        return kpi.unit
-    key = metric.split(":", 1)[1]
-    formula = next(f for f in (*kpi.breakdown, *kpi.secondary) if f.key == key)
-    return "percent" if formula.scale == 100 else "units"
-
-
-def metric_label(kpi: Kpi, metric: str, lang: str) -> str:
-    """The name of a KPI's main metric, or of a breakdown or secondary one (a risk direction, an offence type)."""
-    if metric == kpi.id:
-        return kpi.short(lang)
-    key = metric.split(":", 1)[1]
-    formula = next(f for f in (*kpi.breakdown, *kpi.secondary) if f.key == key)
-    return formula.label(lang) if formula.label is not None else key
-
-
-# Abbreviations that stay in capitals when a title in capitals is put in sentence case.
-ACRONYMS = frozenset({"ISO", "ҚР", "СТ", "НҚА", "ЖОО", "ОМО", "ЖАО", "ҚІЖК", "ЖБАЖ", "ЦДИАӨМ", "KPI", "РК", "НПА",
-                      "УПК", "ИСУП", "МЦРИАП", "ЦГО", "МИО"})
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-
-
-def sentence_case(title: str) -> str:
-    """A title in sentence case (the guide writes group and KPI titles in capitals, abbreviations kept:
-    'ISO 37001 НЕМЕСЕ ҚР СТ 3049-2017 ... ЖОО-ЛАРДЫҢ' → 'ISO 37001 немесе ҚР СТ 3049-2017 ... ЖОО-лардың')."""
-    letters = [ch for ch in title if ch.isalpha()]
-    if not letters or sum(ch.isupper() for ch in letters) < 0.5 * len(letters):
-        return title
-    lowered = _WORD.sub(lambda m: m.group(0) if m.group(0).upper() in ACRONYMS else m.group(0).lower(), title)
-    first = next((i for i, ch in enumerate(lowered) if ch.isalpha()), 0)
-    return lowered[:first] + lowered[first].upper() + lowered[first + 1:]
-
-
-def wrap(text: str, width: int = 70) -> str:
-    """A long title broken into lines for a Plotly title (Kazakh titles run long)."""
-    return "<br>".join(textwrap.wrap(text, width=width, break_long_words=False)) or text
-
-
-def shorten(text: str, width: int = 44) -> str:
-    """A label cut to fit a chart axis."""
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
-def drop_shared_words(names: Sequence[str]) -> list[str]:
-    """Names without the longest phrase (two words or more) most of them start or end with.
-
-    Chart labels are short: "of the Republic of Kazakhstan" says nothing there and pushes out what
-    tells the bars apart. Only one phrase goes, so "Ministry of" stays when the country's name went.
-    """
-    split = [n.split(" ") for n in names]
-
-    def edge(words: list[str], size: int, from_end: bool) -> tuple[str, ...]:
-        return tuple(words[-size:] if from_end else words[:size])
-
-    best: tuple[str, ...] = ()
-    best_from_end = False
-    for from_end in (True, False):
-        for words in split:
-            for size in range(2, len(words)):
-                phrase = edge(words, size, from_end)
-                shared = sum(1 for w in split if len(w) > size and edge(w, size, from_end) == phrase)
-                if shared >= 2 and shared * 2 >= len(split) and len(" ".join(phrase)) > len(" ".join(best)):
-                    best, best_from_end = phrase, from_end
-    size = len(best)
-    return [" ".join((w[:-size] if best_from_end else w[size:])
-                     if best and len(w) > size and edge(w, size, best_from_end) == best else w) for w in split]
-
-
 # --------------------------------------------------------------------------- drill-down population
 
 
@@ -288,14 +138,6 @@ def drill_entities(engine: KpiEngine, kpi_id: str, *, scope: AccessScope = FULL_
     """The entities a KPI's drill-down runs over: those reporting it that the caller may see and the filters keep."""
     return [e for e in reporting_entities(engine.catalogue, engine.registry, kpi_id)
             if scope.allows(e.code) and (within is None or e.code in within)]
-
-
-def node_label(registry: Registry, path: Sequence[Any], lang: str, *, root: str | None = None) -> str:
-    """The name of the node a drill path ends at (the root's own label at the top)."""
-    if not path:
-        return root or t("level.national", lang)
-    step = path[-1]
-    return key_label(registry, step.level, step.key, lang)
 
 
 def filters_label(filters: Filters, registry: Registry, scope: AccessScope = FULL_ACCESS) -> str:
@@ -579,104 +421,6 @@ def breakdown(cur: Cursor, engine: KpiEngine, kpi_id: str, period: str, *, lang:
     return pd.DataFrame(rows, columns=columns)
 
 
-ROUNDED_COLUMNS = ("value", "target")
-
-
-def rounded(value: Any, unit: str) -> float | None:
-    """A figure rounded as every view shows it (tile, table, chart label, export, slide): `decimals_for(unit)`."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return round(float(value), decimals_for(unit))
-
-
-def export_frame(frame: pd.DataFrame, columns: Mapping[str, str], lang: str, *, unit: str | None = None
-                 ) -> pd.DataFrame:
-    """Selected columns renamed to their interface titles (the data behind a chart, as exported and shown).
-
-    Values and targets are rounded as the tiles and charts show them, by `unit` or by the frame's own `unit`
-    column; `attrs["decimals"]` keeps the decimals of each rounded cell for the XLSX number format."""
-    present = [c for c in columns if c in frame.columns]
-    out = frame[present].copy()
-    units = [str(u) for u in frame["unit"]] if "unit" in frame.columns else [unit] * len(frame) if unit else None
-    decimals: dict[str, list[int]] = {}
-    if units is not None:
-        for column in ROUNDED_COLUMNS:
-            if column in out.columns:
-                out[column] = pd.array([rounded(v, u) for v, u in zip(out[column], units)], dtype="Float64")
-                decimals[t(columns[column], lang)] = [decimals_for(u) for u in units]
-    if "unit" in out.columns:
-        out["unit"] = [unit_label(str(u), lang) for u in out["unit"]]
-    for column in out.columns:
-        out[column] = dates_as_text(out[column], lang)
-    out = out.rename(columns={c: t(columns[c], lang) for c in present})
-    out.attrs["decimals"] = decimals
-    return out
-
-
-def dates_as_text(series: pd.Series, lang: str) -> pd.Series:
-    """Dates and moments written the language's way ('31.12.2025 14:05', '31 Dec 2025'); other columns as
-    they are. A moment is shown in Almaty time with its hour, a date alone without."""
-    from kpi import periods as calendar
-
-    sample = next((v for v in series if v is not None and not (isinstance(v, float) and v != v)
-                   and v is not pd.NaT), None)
-    if isinstance(sample, dt.datetime):
-        return pd.Series([calendar.datetime_label(v, lang) if isinstance(v, dt.datetime) and v is not pd.NaT
-                          else None for v in series], index=series.index, dtype=object)
-    if isinstance(sample, dt.date):
-        return pd.Series([calendar.date_label(v, lang) if isinstance(v, dt.date) else None for v in series],
-                         index=series.index, dtype=object)
-    return series
-
-
-def export_name(*parts: str | None, period: str | None = None, lang: str = "kk") -> str:
-    """A download's file name (without extension) that says what it holds: KPI, view, period and scope, each
-    written the language's way, in characters every file system accepts."""
-    from kpi import periods as calendar
-
-    words = [p for p in parts[:1] if p]
-    if period:
-        words.append(calendar.file_part(period, lang))
-    words += [p for p in parts[1:] if p]
-    return "_".join(filter(None, (_slug(w) for w in ["parasat", *words])))[:150]
-
-
-def _slug(text: str) -> str:
-    kept = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in text.strip())
-    while "__" in kept:
-        kept = kept.replace("__", "_")
-    return kept.strip("_.")
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def _separators(lang: str) -> str:
-    return ".," if normalise_language(lang) == "en" else ",\u00a0"
-
-
-def _style(fig: go.Figure, title: str, lang: str, *, height: int = 420, x_title: str | None = None,
-           y_title: str | None = None, title_width: int = 80) -> go.Figure:
-    wrapped = wrap(title, title_width)
-    lines = wrapped.count("<br>") + 1
-    fig.update_layout(
-        title={"text": wrapped, "x": 0.01, "xanchor": "left", "font": {"size": 18, "color": style.TEXT}},
-        font={"family": style.FONT_FAMILY, "size": 14, "color": style.TEXT},
-        paper_bgcolor="#FFFFFF", plot_bgcolor="#FFFFFF", height=height,
-        margin={"l": 10, "r": 30, "t": 40 + 26 * lines, "b": 90},
-        colorway=list(style.SERIES), separators=_separators(lang),
-        hoverlabel={"font": {"family": style.FONT_FAMILY, "size": 14}},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0},
-    )
-    fig.update_xaxes(title_text=x_title, gridcolor="#E3E8EE", zerolinecolor="#C9D1D9", automargin=True)
-    fig.update_yaxes(title_text=y_title, gridcolor="#E3E8EE", zerolinecolor="#C9D1D9", automargin=True)
-    return fig
-
-
-def _legend_below_axis_title(fig: go.Figure) -> None:
-    fig.update_layout(legend={"y": -0.32}, margin={"b": 120})
-
-
 def latest_target(trend: pd.DataFrame) -> float | None:
     """The target in force for the last period of a trend, if any."""
     if trend.empty or pd.isna(trend["target"].iloc[-1]):
@@ -689,234 +433,6 @@ def axis_periods(periods: Sequence[str]) -> list[str]:
     from kpi import periods as calendar
 
     return calendar.axis_periods(periods)
-
-
-def _time_axis(fig: go.Figure, periods: Sequence[str], lang: str) -> None:
-    """A category axis with every quarter in order, each written the language's way."""
-    labels = [period_label(p, lang) for p in axis_periods(periods)]
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
-
-
-def trend_figure(trend: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, metric: str | None = None,
-                 compact: bool = False, provisional: Sequence[str] = ()) -> go.Figure:
-    """A metric's value over periods with its target, for one node of the drill-down. Every quarter is on the
-    axis in order (one without data is a gap in the line); a provisional quarter's point is hollow."""
-    metric = metric or kpi.id
-    unit = metric_unit(kpi, metric)
-    fig = go.Figure()
-    texts = [fmt(v if pd.notna(v) else None, unit, lang) for v in trend["value"]]
-    labels = [period_label(p, lang) for p in trend["period"]]
-    thin = [p in set(provisional) for p in trend["period"]]
-    note = f" ({t('periods.provisional', lang)})"
-    fig.add_trace(go.Scatter(
-        x=labels, y=trend["value"], mode="lines+markers+text", name=t("chart.value", lang),
-        line={"color": style.PRIMARY, "width": 3},
-        marker={"size": 9, "color": style.PRIMARY, "line": {"color": style.PRIMARY, "width": 2},
-                "symbol": ["circle-open" if p else "circle" for p in thin]},
-        text=[f"{text}*" if p and text != "—" else text for text, p in zip(texts, thin)],
-        textposition="top center", textfont={"size": 12}, connectgaps=False,
-        customdata=[[label, note if p else ""] for label, p in zip(labels, thin)],
-        hovertemplate="%{customdata[0]}: %{text}%{customdata[1]}<extra></extra>",
-    ))
-    if trend["target"].notna().any():
-        fig.add_trace(go.Scatter(
-            x=labels, y=trend["target"], mode="lines", name=t("chart.target", lang),
-            line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"},
-            hovertemplate=f"{t('chart.target', lang)}: %{{y}}<extra></extra>",
-        ))
-    title = t("chart.trend_title", lang, kpi=kpi.id, title=metric_label(kpi, metric, lang),
-              node=node)
-    _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(unit, lang),
-           title_width=48 if compact else 80)
-    _legend_below_axis_title(fig)
-    if any(thin):
-        fig.add_annotation(text=f"* {t('periods.provisional', lang)}", xref="paper", yref="paper", x=1, y=-0.32,
-                           xanchor="right", yanchor="top", showarrow=False, font={"size": 12, "color": style.MUTED})
-    _time_axis(fig, list(trend["period"]), lang)
-    fitted = fitted_range([*trend["value"], *trend["target"]], unit)
-    if fitted is not None:
-        fig.update_yaxes(range=list(fitted))
-    else:
-        fig.update_yaxes(rangemode="tozero")
-    return fig
-
-
-def bar_range(values: Sequence[Any], unit: str) -> list[float] | None:
-    """A bar chart's value axis: from zero to a little past the longest bar or the target, leaving room for
-    the target's label (a share stops at 112 %). None (Plotly's own) when there is nothing to fit."""
-    found = [float(v) for v in values if v is not None and pd.notna(v)]
-    if not found or max(found) <= 0:
-        return None
-    high = max(found) * 1.15
-    return [0.0, min(high, 112.0) if unit == "percent" else high]
-
-
-def fitted_range(values: Sequence[Any], unit: str) -> tuple[float, float] | None:
-    """A value axis fitted to the data and the target (a 65-70 % trend is not drawn flat on 0-100): the span
-    padded by a fifth on each side (room for the value labels above the points), never below zero, a share
-    never past 100 % by more than the padding. None when there is nothing to fit."""
-    found = [float(v) for v in values if v is not None and pd.notna(v)]
-    if not found:
-        return None
-    low, high = min(found), max(found)
-    span = max(high - low, 10.0 if unit == "percent" else max(abs(high) * 0.2, 1.0))
-    low, high = max(0.0, low - span / 5), high + span / 5
-    if unit == "percent":
-        high = min(high, 108.0)
-    return low, high
-
-
-def ranking_figure(frame: pd.DataFrame, kpi: Kpi, level: str, lang: str, *, node: str,
-                   metric: str | None = None) -> go.Figure:
-    """Horizontal bars of the children of a node, coloured by status, with the target; click a bar to drill."""
-    metric = metric or kpi.id
-    unit = metric_unit(kpi, metric)
-    values = [v if pd.notna(v) else 0 for v in frame["value"]]
-    texts = [text if pd.notna(v) else t("status.no_data", lang) for text, v in zip(frame["value_text"], frame["value"])]
-    fig = go.Figure(go.Bar(
-        y=[shorten(label) for label in frame["label"]], x=values, orientation="h",
-        marker={"color": list(frame["colour"]), "line": {"width": 0}},
-        # values written inside each bar at its base, clear of the target line; "no data" outside its empty bar
-        text=texts, textposition=["inside" if pd.notna(v) else "outside" for v in frame["value"]],
-        insidetextanchor="start", insidetextfont={"color": "#FFFFFF"}, cliponaxis=False,
-        customdata=frame[["key", "label", "status_text"]].to_numpy(),
-        hovertemplate="%{customdata[1]}<br>%{text} · %{customdata[2]}<extra></extra>",
-        name=t("chart.value", lang),
-    ))
-    targets = frame["target"].dropna()
-    if not targets.empty:
-        target = float(targets.iloc[0])
-        fig.add_vline(x=target, line={"color": style.ACCENT, "width": 2, "dash": "dash"},
-                      annotation_text=f"{t('chart.target', lang)} {fmt(target, unit, lang)}",
-                      annotation_position="top", annotation_font={"color": style.TEXT, "size": 12})
-    title = t("chart.ranking_title", lang, kpi=kpi.id, level=t(f"chart.by_{level}", lang), node=node)
-    height = max(240, 34 * len(frame) + 170)
-    _style(fig, title, lang, height=height, x_title=unit_label(unit, lang))
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False,
-                      bargap=0.25 if len(frame) > 2 else 0.5)
-    fig.update_xaxes(range=bar_range([*values, *frame["target"]], unit))
-    return fig
-
-
-def breakdown_figure(frame: pd.DataFrame, kpi: Kpi, lang: str, *, node: str, compact: bool = False,
-                     reference: float | None = None) -> go.Figure:
-    """The KPI's breakdown as horizontal bars: the guide's breakdown, else its secondary figure.
-
-    Parts with their own target are coloured by status; others are drawn in the agency blue against the
-    KPI's target (`reference`) when there is one.
-    """
-    rows = frame[~frame["secondary"]] if "secondary" in frame else frame
-    if rows.empty and "secondary" in frame:
-        rows = frame[frame["secondary"]]
-    unit = str(rows["unit"].iloc[0]) if not rows.empty else kpi.unit
-    colours = [colour if status in ("met", "at_risk", "missed") else style.PRIMARY
-               for colour, status in zip(rows["colour"], rows["status"])]
-    texts = [text if pd.notna(v) else t("status.no_data", lang) for text, v in zip(rows["value_text"], rows["value"])]
-    fig = go.Figure(go.Bar(
-        y=[wrap(label, 24 if compact else 40) for label in rows["label"]],
-        x=[v if pd.notna(v) else 0 for v in rows["value"]],
-        orientation="h", marker={"color": colours}, text=texts, cliponaxis=False,
-        # values inside each bar at its base, clear of the target line; "no data" outside its empty bar
-        textposition=["inside" if pd.notna(v) else "outside" for v in rows["value"]], insidetextanchor="start",
-        insidetextfont={"color": "#FFFFFF"},
-        customdata=rows[["metric", "label"]].to_numpy(),
-        hovertemplate="%{customdata[1]}: %{text}<extra></extra>",
-    ))
-    own_targets = rows["target"].dropna() if "target" in rows else pd.Series(dtype=float)
-    line = float(own_targets.iloc[0]) if not own_targets.empty else reference if unit == "percent" else None
-    if line is not None:
-        fig.add_vline(x=line, line={"color": style.ACCENT, "width": 2, "dash": "dash"},
-                      annotation_text=f"{t('chart.target', lang)} {fmt(line, unit, lang)}",
-                      annotation_position="top", annotation_font={"color": style.TEXT, "size": 12})
-    title = t("chart.breakdown_title", lang, kpi=kpi.id, title=kpi.short(lang), node=node)
-    _style(fig, title, lang, height=max(300, (44 if compact else 36) * len(rows) + 150),
-           x_title=unit_label(unit, lang), title_width=48 if compact else 80)
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(showlegend=False, dragmode=False)
-    fig.update_xaxes(range=bar_range([*rows["value"], line], unit))
-    return fig
-
-
-def tile_map_figure(values: Mapping[str, float | None], *, lang: str, title: str, unit: str,
-                    registry: Registry | None = None, selected: str | None = None) -> go.Figure:
-    """Kazakhstan's 20 regions as a tile map (one square per region, laid out roughly geographically)."""
-    from kpi.catalogue import load_registry
-
-    registry = registry or load_registry()
-    regions = list(registry.regions)
-    known = [v for v in values.values() if v is not None]
-    low, high = (min(known), max(known)) if known else (0.0, 1.0)
-    if high == low:
-        high = low + 1
-    fig = go.Figure()
-    with_value = [r for r in regions if values.get(r.code) is not None]
-    without = [r for r in regions if values.get(r.code) is None]
-    if with_value:
-        fig.add_trace(go.Scatter(
-            x=[r.tile["col"] for r in with_value], y=[r.tile["row"] for r in with_value], mode="markers+text",
-            marker={"symbol": "square", "size": 78, "color": [values[r.code] for r in with_value],
-                    "colorscale": [[i / (len(style.SEQUENTIAL) - 1), c] for i, c in enumerate(style.SEQUENTIAL)],
-                    "cmin": low, "cmax": high, "showscale": True,
-                    "colorbar": {"title": {"text": unit_label(unit, lang)}, "thickness": 14},
-                    "line": {"color": [style.ACCENT if r.code == selected else "#FFFFFF" for r in with_value],
-                             "width": [4 if r.code == selected else 1 for r in with_value]}},
-            text=[f"{shorten(_short_region(r.name(lang)), 12)}<br><b>{fmt(values[r.code], unit, lang)}</b>"
-                  for r in with_value],
-            textfont={"size": 11, "color": [_ink(values[r.code], low, high) for r in with_value]},
-            customdata=[[r.code, r.name(lang)] for r in with_value],
-            hovertemplate="%{customdata[1]}<extra></extra>", name="",
-        ))
-    if without:
-        fig.add_trace(go.Scatter(
-            x=[r.tile["col"] for r in without], y=[r.tile["row"] for r in without], mode="markers+text",
-            marker={"symbol": "square", "size": 78, "color": style.STATUS_COLOURS["no_data"]},
-            text=[f"{shorten(_short_region(r.name(lang)), 12)}<br>—" for r in without],
-            textfont={"size": 11, "color": style.TEXT},
-            customdata=[[r.code, r.name(lang)] for r in without],
-            hovertemplate="%{customdata[1]}<extra></extra>", name="",
-        ))
-    _style(fig, title, lang, height=560)
-    fig.update_xaxes(visible=False, range=[-0.7, 8.7])
-    fig.update_yaxes(visible=False, range=[4.7, -0.7])
-    fig.update_layout(showlegend=False, clickmode="event+select", dragmode=False)
-    return fig
-
-
-def _short_region(name: str) -> str:
-    for suffix in (" облысы", " қаласы", " Region", " область", "область ", " city", "город "):
-        name = name.replace(suffix, "")
-    return name.strip()
-
-
-def _ink(value: float | None, low: float, high: float) -> str:
-    if value is None:
-        return style.TEXT
-    return "#FFFFFF" if (value - low) / (high - low) > 0.45 else style.TEXT
-
-
-def map_figure(values: Mapping[str, float | None], *, lang: str, title: str, unit: str,
-               registry: Registry | None = None, selected: str | None = None,
-               statuses: Mapping[str, str] | None = None, legend_title: str = "") -> tuple[go.Figure, str]:
-    """The regions coloured by status against the target (or by value): kpi.geo's boundary map, else tiles.
-
-    Returns the figure and its kind ('boundaries' or 'tiles'). The boundary map is optional: any failure
-    to draw it (module missing, data missing) falls back to tiles rather than breaking the page.
-    """
-    try:
-        geo = importlib.import_module("kpi.geo")
-    except ImportError:
-        geo = None
-    if geo is not None:
-        for function, kind in (("region_map_figure", "boundaries"), ("tile_map_figure", "tiles")):
-            extra = {"statuses": statuses, "legend_title": legend_title} if kind == "boundaries" else {}
-            try:
-                figure = getattr(geo, function)(dict(values), lang=lang, title=title, unit=unit, selected=selected,
-                                                **extra)
-                return figure, kind
-            except Exception:  # noqa: S112 - try the next, lighter map
-                continue
-    return tile_map_figure(values, lang=lang, title=title, unit=unit, registry=registry, selected=selected), "tiles"
 
 
 def region_frame(values: Mapping[str, float | None], registry: Registry, lang: str, *, unit: str | None = None
@@ -1059,33 +575,6 @@ def entity_returns_table(profile: EntityProfile, lang: str) -> pd.DataFrame:
     })
 
 
-def entity_trend_figure(profile: EntityProfile, kpi: Kpi, comparison: pd.DataFrame, lang: str) -> go.Figure:
-    """One entity's KPI over periods against the aggregate of its entity type."""
-    own = profile.history[profile.history["kpi"] == kpi.id]
-    fig = go.Figure()
-
-    def labels(periods: pd.Series) -> list[str]:
-        return [period_label(p, lang) for p in periods]
-
-    fig.add_trace(go.Scatter(x=labels(own["period"]), y=own["value"], mode="lines+markers",
-                             name=shorten(profile.name, 40), connectgaps=False,
-                             line={"color": style.PRIMARY, "width": 3}, marker={"size": 9}))
-    if not comparison.empty:
-        fig.add_trace(go.Scatter(x=labels(comparison["period"]), y=comparison["value"], mode="lines+markers",
-                                 name=profile.type_label, connectgaps=False,
-                                 line={"color": style.MUTED, "width": 2, "dash": "dot"}))
-        if comparison["target"].notna().any():
-            fig.add_trace(go.Scatter(x=labels(comparison["period"]), y=comparison["target"], mode="lines",
-                                     name=t("chart.target", lang),
-                                     line={"color": style.ACCENT, "width": 2, "dash": "dash", "shape": "hv"}))
-    title = t("chart.entity_trend_title", lang, kpi=kpi.id, title=kpi.short(lang), node=profile.name)
-    _style(fig, title, lang, x_title=t("chart.period", lang), y_title=unit_label(kpi.unit, lang))
-    _legend_below_axis_title(fig)
-    _time_axis(fig, [*own["period"], *comparison["period"]], lang)
-    fig.update_yaxes(rangemode="tozero")
-    return fig
-
-
 def entity_returns(cur: Cursor, code: str, *, lang: str, deadline_days: int = 10) -> pd.DataFrame:
     """Every version of every return of an entity, newest first, with whether it came in late."""
     rows = db(cur).returns.versions_of_entity(code, AGENCY_TIME_ZONE)
@@ -1170,28 +659,6 @@ def submission_versions(cur: Cursor, engine: KpiEngine, period: str, *, lang: st
     ], columns=["code", "name", "version", "file", "uploaded_by", "submitted", "uploaded", "sha256"])
 
 
-def submissions_figure(frame: pd.DataFrame, lang: str, *, period: str) -> go.Figure:
-    """Stacked bars of submission status by entity type."""
-    colours = SUBMISSION_COLOURS
-    types = [et for et in ENTITY_TYPES if et in set(frame["type"])]
-    fig = go.Figure()
-    for status in SUBMISSION_STATUSES:
-        counts = [int(((frame["type"] == et) & (frame["status"] == status)).sum()) for et in types]
-        if not any(counts):
-            continue
-        fig.add_trace(go.Bar(
-            y=[wrap(type_label(et, lang), 28) for et in types], x=counts, orientation="h",
-            name=t(f"submission.{status}", lang), marker={"color": colours[status]},
-            text=[c or "" for c in counts], textposition="inside",
-        ))
-    title = t("chart.submissions_title", lang, period=period_label(period, lang))
-    _style(fig, title, lang, height=max(300, 64 * len(types) + 200), x_title=t("chart.entities", lang))
-    _legend_below_axis_title(fig)
-    fig.update_layout(barmode="stack", dragmode=False, legend_traceorder="normal")
-    fig.update_yaxes(autorange="reversed")
-    return fig
-
-
 # --------------------------------------------------------------------------- upload preview
 
 
@@ -1252,3 +719,4 @@ def upload_preview(report: Any, catalogue: Catalogue, registry: Registry, lang: 
             issues=issues, changes=changes,
         ))
     return previews
+

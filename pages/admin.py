@@ -7,16 +7,17 @@ from kpi import audit, auth
 from kpi.catalogue import ENTITY_TYPES
 from kpi.i18n import t
 from kpi.service import known_metrics, list_targets, set_target
-from pages import ui
+from pages import components, connection, language, routes, service, session
+from pages.language import plain, text
 
-ui.ensure_routed()
-lang = ui.lang()
-user = ui.signed_in_user()
-ui.page_header(ui.text("admin.title"), ui.text("admin.caption"))
+routes.ensure_routed()
+lang = language.lang()
+user = session.signed_in_user()
+components.page_header(text("admin.title"), text("admin.caption"))
 if user is None or not user.is_admin:
-    st.error(ui.text("auth.forbidden"))
+    st.error(text("auth.forbidden"))
     st.stop()
-store, reg = ui.get_store(), ui.registry()
+store, reg = connection.get_store(), connection.registry()
 
 
 def localised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -25,7 +26,7 @@ def localised(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 users_tab, targets_tab, registry_tab, audit_tab = st.tabs(
-    [ui.text("admin.users"), ui.text("admin.targets"), ui.text("admin.registry"), ui.text("admin.audit")])
+    [text("admin.users"), text("admin.targets"), text("admin.registry"), text("admin.audit")])
 
 FLASH_KEY = "_admin_flash"
 
@@ -50,22 +51,22 @@ def entity_chooser(prefix: str, current: list[str]) -> list[str]:
     if held not in st.session_state:
         st.session_state[held] = list(current)
     left, right = st.columns(2)
-    entity_type = left.selectbox(ui.text("filter.entity_type"), ENTITY_TYPES, key=f"{prefix}_type",
+    entity_type = left.selectbox(text("filter.entity_type"), ENTITY_TYPES, key=f"{prefix}_type",
                                  format_func=lambda c: t(f"type.{c}", lang))
     regions = sorted({e.region for e in reg.of_type(entity_type) if e.region},
                      key=lambda r: reg.region_by_code[r].name(lang))
-    region = right.selectbox(ui.text("filter.region"), [None, *regions], key=f"{prefix}_region",
+    region = right.selectbox(text("filter.region"), [None, *regions], key=f"{prefix}_region",
                              format_func=lambda r: t("filter.all_regions", lang) if r is None
                              else reg.region_by_code[r].name(lang), disabled=not regions)
     fitting = [e.code for e in reg.of_type(entity_type) if region is None or e.region == region]
     kept = [c for c in st.session_state[held] if c not in fitting]  # chosen under another type or region
-    picked = st.multiselect(ui.text("admin.entities"), fitting, key=f"{prefix}_entities@{entity_type}@{region}",
+    picked = st.multiselect(text("admin.entities"), fitting, key=f"{prefix}_entities@{entity_type}@{region}",
                             default=[c for c in st.session_state[held] if c in fitting], format_func=entity_label,
-                            placeholder=ui.text("analyst.admin.choose_entities"),
-                            help=ui.text("analyst.admin.entities_help"))
+                            placeholder=text("analyst.admin.choose_entities"),
+                            help=text("analyst.admin.entities_help"))
     st.session_state[held] = [*kept, *picked]
     if kept:
-        st.caption(ui.text("analyst.admin.kept", names=", ".join(entity_label(c) for c in st.session_state[held])))
+        st.caption(text("analyst.admin.kept", names=", ".join(entity_label(c) for c in st.session_state[held])))
     return list(st.session_state[held])
 
 
@@ -80,63 +81,63 @@ with users_tab:
         st.success(flash)
     st.dataframe(users_table(), hide_index=True, width="stretch", key="admin_users_table")
     with st.container(border=True, key="admin_add_user"):
-        st.markdown(f"**{ui.text('admin.add_user')}**")
-        username = st.text_input(ui.text("auth.username"), key="admin_new_username", max_chars=auth.MAX_USERNAME)
-        password = st.text_input(ui.text("auth.password"), type="password", key="admin_new_password",
+        st.markdown(f"**{text('admin.add_user')}**")
+        username = st.text_input(text("auth.username"), key="admin_new_username", max_chars=auth.MAX_USERNAME)
+        password = st.text_input(text("auth.password"), type="password", key="admin_new_password",
                                  max_chars=auth.MAX_PASSWORD)
-        role = st.selectbox(ui.text("admin.role"), auth.ROLES, key="admin_new_role",
+        role = st.selectbox(text("admin.role"), auth.ROLES, key="admin_new_role",
                             format_func=lambda r: t(f"role.{r}", lang))
         entities = entity_chooser("admin_new", []) if role == "officer" else []
-        if st.button(ui.text("admin.add"), type="primary", key="admin_add"):
+        if st.button(text("admin.add"), type="primary", key="admin_add"):
             try:
                 auth.create_user(store, username.strip(), password, role, entities=entities, actor=user.username)
-                st.session_state[FLASH_KEY] = ui.text("admin.user_added", username=username.strip())
+                st.session_state[FLASH_KEY] = text("admin.user_added", username=username.strip())
                 forget("admin_new")
                 st.rerun()
             except auth.AuthError as exc:
-                st.error(ui.plain(exc))
+                st.error(plain(exc))
     with st.container(border=True, key="admin_edit_user"):
-        st.markdown(f"**{ui.text('analyst.admin.edit_user')}**")
+        st.markdown(f"**{text('analyst.admin.edit_user')}**")
         everyone = {str(u["username"]): u for u in auth.list_users(store)}
-        chosen_name = st.selectbox(ui.text("auth.username"), list(everyone), key="admin_edit_username")
+        chosen_name = st.selectbox(text("auth.username"), list(everyone), key="admin_edit_username")
         if chosen_name is not None:
             record = everyone[chosen_name]
             prefix = f"admin_edit_{chosen_name}"
-            new_role = st.selectbox(ui.text("admin.role"), auth.ROLES, key=f"{prefix}_role",
+            new_role = st.selectbox(text("admin.role"), auth.ROLES, key=f"{prefix}_role",
                                     index=auth.ROLES.index(str(record["role"])),
                                     format_func=lambda r: t(f"role.{r}", lang))
             held = record["entities"]
             assigned = [str(code) for code in held] if isinstance(held, (list, tuple)) else []
             new_entities = entity_chooser(prefix, assigned) if new_role == "officer" else []
-            if st.button(ui.text("analyst.admin.save"), type="primary", key="admin_edit_save"):
+            if st.button(text("analyst.admin.save"), type="primary", key="admin_edit_save"):
                 try:
                     auth.update_user(store, chosen_name, role=new_role, entities=new_entities, actor=user.username)
-                    st.session_state[FLASH_KEY] = ui.text("analyst.admin.saved", username=chosen_name)
+                    st.session_state[FLASH_KEY] = text("analyst.admin.saved", username=chosen_name)
                     forget(prefix)
                     st.rerun()
                 except auth.AuthError as exc:
-                    st.error(ui.plain(exc))
+                    st.error(plain(exc))
     with st.form("admin_disable_user"):
-        target = st.selectbox(ui.text("auth.username"), [u["username"] for u in auth.list_users(store)],
+        target = st.selectbox(text("auth.username"), [u["username"] for u in auth.list_users(store)],
                               key="admin_disable_username")
-        if st.form_submit_button(ui.text("admin.disable")) and target != user.username:
+        if st.form_submit_button(text("admin.disable")) and target != user.username:
             auth.update_user(store, str(target), active=False, actor=user.username)
-            st.session_state[FLASH_KEY] = ui.text("admin.user_disabled", username=target)
+            st.session_state[FLASH_KEY] = text("admin.user_disabled", username=target)
             st.rerun()
     locked = [str(u["username"]) for u in auth.list_users(store) if u["failed_attempts"] or u["locked_until"]]
     if locked:
         with st.form("admin_unlock_user"):
-            st.markdown(f"**{ui.text('security.unlock_title')}**")
-            chosen = st.selectbox(ui.text("auth.username"), locked, key="admin_unlock_username")
-            if st.form_submit_button(ui.text("security.unlock")):
+            st.markdown(f"**{text('security.unlock_title')}**")
+            chosen = st.selectbox(text("auth.username"), locked, key="admin_unlock_username")
+            if st.form_submit_button(text("security.unlock")):
                 auth.unlock(store, str(chosen), actor=user.username)
-                st.session_state[FLASH_KEY] = ui.text("security.unlocked", username=chosen)
+                st.session_state[FLASH_KEY] = text("security.unlocked", username=chosen)
                 st.rerun()
 
 def metric_label(metric: str) -> str:
     """A target's figure in words: the KPI, or a KPI's secondary figure by its label (not its measure code)."""
     kpi_id, _, key = str(metric).partition(":")
-    kpi = ui.catalogue().kpi_by_id.get(kpi_id)
+    kpi = connection.catalogue().kpi_by_id.get(kpi_id)
     if kpi is None:
         return str(metric)
     if not key:
@@ -152,22 +153,22 @@ with targets_tab:
     st.dataframe(localised(targets.astype(object).where(targets.notna(), "—")), hide_index=True, width="stretch",
                  key="admin_targets_table")
     with st.form("admin_set_target"):
-        metric = st.selectbox(ui.text("admin.metric"), sorted(known_metrics()), key="admin_target_metric",
+        metric = st.selectbox(text("admin.metric"), sorted(known_metrics()), key="admin_target_metric",
                               format_func=metric_label)
-        year = st.number_input(ui.text("admin.year"), 2020, 2100, 2026, key="admin_target_year")
-        value = st.number_input(ui.text("admin.value"), 0.0, 1_000_000.0, 70.0, key="admin_target_value")
-        if st.form_submit_button(ui.text("admin.save"), type="primary"):
+        year = st.number_input(text("admin.year"), 2020, 2100, 2026, key="admin_target_year")
+        value = st.number_input(text("admin.value"), 0.0, 1_000_000.0, 70.0, key="admin_target_value")
+        if st.form_submit_button(text("admin.save"), type="primary"):
             set_target(store, str(metric), int(year), float(value), actor=user.username)
             st.cache_data.clear()
-            st.success(ui.text("admin.target_saved", metric=metric, year=year))
+            st.success(text("admin.target_saved", metric=metric, year=year))
 
 with registry_tab:
-    st.caption(ui.text("admin.registry_caption"))
+    st.caption(text("admin.registry_caption"))
     frame = pd.DataFrame([{"code": e.code, "type": e.type, "region": e.region or "", "name": e.name(lang)}
                           for e in reg.entities])
     st.dataframe(localised(frame), hide_index=True, width="stretch", key="admin_registry_table")
     counts = {t: len(reg.of_type(t)) for t in ENTITY_TYPES}
-    st.caption(" · ".join(f"{ui.text(f'type.{t}')}: {n}" for t, n in counts.items()))
+    st.caption(" · ".join(f"{text(f'type.{t}')}: {n}" for t, n in counts.items()))
 
 with audit_tab:
     verdict = audit.verify(store)
@@ -177,30 +178,30 @@ with audit_tab:
         st.error(verdict.message(lang), icon=":material/gpp_bad:")
     events = pd.DataFrame(audit.read(store, limit=5000))
     if events.empty:
-        ui.empty_state("admin.no_events")
+        components.empty_state("admin.no_events")
     else:
         events = events[["seq", "at", "actor", "action", "subject", "detail"]].iloc[::-1]
         events["detail"] = events["detail"].astype(str)
         st.dataframe(localised(events), hide_index=True, width="stretch", key="admin_audit_table")
-        ui.downloads(None, events, "audit", key="admin_audit_export")
+        components.downloads(None, events, "audit", key="admin_audit_export")
 
 # Reporting calendar: a quarter under way can be opened for filing before it ends (issue 11), on the audit trail.
 with st.container(border=True, key="admin_periods"):
     from kpi import periods as calendar
 
     current = calendar.period_of(calendar.today())
-    opened = set(ui.opened_periods())
-    st.markdown(f"**{ui.text('periods.admin.title')}**")
-    st.caption(ui.text("periods.admin.caption", latest=calendar.period_label(calendar.latest_ended(), lang),
-                       current=calendar.period_label(current, lang),
-                       opens=calendar.date_label(calendar.filing_opens(current), lang)))
+    opened = set(service.opened_periods())
+    st.markdown(f"**{text('periods.admin.title')}**")
+    st.caption(text("periods.admin.caption", latest=calendar.period_label(calendar.latest_ended(), lang),
+                    current=calendar.period_label(current, lang),
+                    opens=calendar.date_label(calendar.filing_opens(current), lang)))
     if current in opened:
-        st.info(ui.text("periods.admin.is_open", period=calendar.period_label(current, lang)))
-        if st.button(ui.text("periods.admin.close", period=calendar.period_label(current, lang)),
+        st.info(text("periods.admin.is_open", period=calendar.period_label(current, lang)))
+        if st.button(text("periods.admin.close", period=calendar.period_label(current, lang)),
                      key="admin_period_close"):
             calendar.close_period(store, current, actor=user.username)
             st.rerun()
-    elif st.button(ui.text("periods.admin.open", period=calendar.period_label(current, lang)),
+    elif st.button(text("periods.admin.open", period=calendar.period_label(current, lang)),
                    key="admin_period_open", type="primary"):
         calendar.open_period(store, current, actor=user.username)
         st.rerun()

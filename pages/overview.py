@@ -2,39 +2,40 @@
 
 import streamlit as st
 
-from kpi import views
-from pages import ui
+from kpi import labels, views
+from pages import components, connection, filters, service, session
+from pages.language import text
 
-filters = ui.filters()
-lang = filters.lang
-ui.sync_url()
-ui.page_header(ui.text("overview.title"), ui.text("overview.caption", scope=views.filters_label(filters, ui.registry(), ui.current_scope())))
-if filters.period is None:
-    ui.empty_state("app.no_returns")
+chosen = filters.current()
+lang = chosen.lang
+filters.sync_url()
+scope = views.filters_label(chosen, connection.registry(), session.current_scope())
+components.page_header(text("overview.title"), text("overview.caption", scope=scope))
+if chosen.period is None:
+    components.empty_state("app.no_returns")
     st.stop()
 
-provisional = ui.provisional_banner(filters.period)
-data: views.Overview = ui.view("overview", filters.period, lang=lang, within=ui.population())
+provisional = components.provisional_banner(chosen.period)
+data = service.overview(chosen.period, lang=lang, within=filters.population())
 coverage = data.coverage
 with st.container(horizontal=True, key="overview_head"):
-    st.metric(ui.text("overview.period"), views.period_label(filters.period, lang), border=True)
-    st.metric(ui.text("overview.coverage"), f"{coverage.received} / {coverage.expected}", border=True,
-              delta=views.fmt(coverage.share, "percent", lang), delta_color="off", delta_arrow="off")
+    st.metric(text("overview.period"), labels.period_label(chosen.period, lang), border=True)
+    st.metric(text("overview.coverage"), f"{coverage.received} / {coverage.expected}", border=True,
+              delta=labels.fmt(coverage.share, "percent", lang), delta_color="off", delta_arrow="off")
     counts = {s: sum(1 for tile in data.tiles if tile.status == s) for s in ("met", "at_risk", "missed")}
     for status, count in counts.items():
-        st.metric(views.status_text(status, lang), count, border=True)
+        st.metric(labels.status_text(status, lang), count, border=True)
 
-ui.status_borders(data.tiles)
+components.status_borders(data.tiles)
 for group in data.groups:
-    st.header(f"{ui.text('nav.group', number=group.number)} · {views.sentence_case(group.title)}", divider="blue")
+    st.header(f"{text('nav.group', number=group.number)} · {labels.sentence_case(group.title)}", divider="blue")
     for row in range(0, len(group.tiles), 4):  # a row of four tiles at a time: tiles of one row share a height
         for column, tile in zip(st.columns(4), group.tiles[row:row + 4]):
             with column:
-                ui.kpi_tile(tile, provisional=provisional)
+                components.kpi_tile(tile, provisional=provisional)
 
-with st.expander(ui.text("overview.table")):
+with st.expander(text("overview.table")):
     table = views.overview_table(data, lang)
     st.dataframe(table, hide_index=True, width="stretch")
-    scope = views.filters_label(filters, ui.registry(), ui.current_scope())
-    ui.downloads(None, table, views.export_name("overview", scope, period=filters.period, lang=lang),
-                 key="overview_table")
+    components.downloads(None, table, labels.export_name("overview", scope, period=chosen.period, lang=lang),
+                         key="overview_table")

@@ -16,7 +16,7 @@ tuned ...), so both see the same machine:
   collection after every run, source files polled for changes;
 - tuned: the shipped `.streamlit/config.toml` (`runner.postScriptGC = false`, `fileWatcherType = "none"`;
   the app freezes its start-up heap, collects the rest every few seconds on a thread of its own and limits
-  malloc's arenas, see `pages/ui.py: tune_gc`).
+  malloc's arenas, see `pages/runtime.py: tune_gc`).
 
 Both run this checkout's app code otherwise (the cache keys on access, the data version asked once a second,
 the cursor pool), so the comparison isolates the collector and the watcher; with `--baseline-tree DIR`

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kpi import audit, auth, drill, views
+from kpi import audit, auth, drill, labels, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.compliance import compliance, compliance_scores
 from kpi.engine import KpiEngine
@@ -29,7 +29,7 @@ from tests.conftest import zero_values
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 LANGUAGES = ("kk", "ru", "en")
-PAGES = ["pages/overview.py", *[f"pages/group_{n}.py" for n in range(1, 5)], "pages/entity.py", "pages/map.py",
+PAGES = ["pages/overview.py", *[f"group_{n}" for n in range(1, 5)], "pages/entity.py", "pages/map.py",
          "pages/upload.py", "pages/submissions.py", "pages/compliance.py", "pages/briefing.py", "pages/admin.py"]
 RAW_KEY = re.compile(r"^(app|nav|filter|overview|tile|group|drill|chart|entity|map|upload|submissions?|col|"
                      r"export|status|type|unit|level|period|compliance|flag|auth|admin|role|briefing)\.[a-z_0-9.]+$")
@@ -87,9 +87,9 @@ def latest(app_db: Path) -> str:
 
 def _app_store() -> Store:
     """The same connection the app uses (DuckDB allows one per database file and process)."""
-    from pages import ui
+    from pages import connection
 
-    return ui.get_store()
+    return connection.get_store()
 
 
 def run(page: str | None = None, *, query: dict[str, str] | None = None, state: dict[str, Any] | None = None,
@@ -108,9 +108,19 @@ def run(page: str | None = None, *, query: dict[str, str] | None = None, state: 
             at.session_state[name] = value
         for name, value in (query or {}).items():  # a link to the page carries its own parameters
             at.query_params[name] = value
-        at.switch_page(page)
-        at.run()
+        open_page(at, page).run()
         assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    """Go to a page as its link does: a page script (`pages/map.py`), or a project group's page by its URL path
+    (`group_2`). The one group script is registered once per group and AppTest.switch_page finds a page by its
+    script, so a group page is found by its URL path among the pages st.navigation registered."""
+    if not page.startswith("group_"):
+        return at.switch_page(page)
+    registered = at._registered_pages  # AppTest keeps them to resolve switch_page()
+    at._page_hash = next(h for h, info in registered.items() if info.get("url_pathname") == page)
     return at
 
 
@@ -189,7 +199,7 @@ def test_overview_shows_twenty_tiles_with_the_engines_values(app_db: Path, lates
     assert sorted(tiles) == sorted(k.id for k in catalogue.kpis)
     assert len(tiles) == 20
     for kpi in catalogue.kpis:
-        assert tiles[kpi.id].value == views.fmt(values[kpi.id].value, kpi.unit, lang), kpi.id
+        assert tiles[kpi.id].value == labels.fmt(values[kpi.id].value, kpi.unit, lang), kpi.id
         assert tiles[kpi.id].label == f"{kpi.id} · {kpi.short(lang)}"
     headings = [h.value for h in at.header]
     assert len(headings) == 4 and all(t("nav.group", lang, number=n) in h for n, h in enumerate(headings, 1))
@@ -248,7 +258,7 @@ def test_an_unknown_period_in_the_link_falls_back_to_the_latest(app_db: Path, la
 
 
 def test_group_page_shows_trend_breakdown_and_ranking_for_each_kpi(app_db: Path) -> None:
-    at = run("pages/group_2.py", query={"lang": "en"})
+    at = run("group_2", query={"lang": "en"})
     control = at.segmented_control[0]
     assert list(control.options) == [k.id for k in load_catalogue().group("G2").kpis] or control.value == "G2.K1"
     figures = plotly_figures(at)
@@ -265,7 +275,7 @@ def test_group_page_shows_trend_breakdown_and_ranking_for_each_kpi(app_db: Path)
 def test_the_drill_path_from_the_nation_to_one_entity(app_db: Path, latest: str) -> None:
     """Clicks cannot be driven from AppTest; the drill state they set is, and each level renders."""
     path: drill.DrillPath = ()
-    at = run("pages/group_2.py", query={"lang": "en"})
+    at = run("group_2", query={"lang": "en"})
     expected_levels = ["entity type", "region", "entity"]
     for level_text, key in zip(expected_levels, ["akimat", "almaty", "akimat_almaty"]):
         figures = plotly_figures(at)
@@ -290,14 +300,14 @@ def test_the_drill_path_from_the_nation_to_one_entity(app_db: Path, latest: str)
 
 
 def test_a_drill_link_reopens_the_same_view(app_db: Path) -> None:
-    at = run("pages/group_2.py", query={"lang": "en", "kpi": "G2.K3", "drill": "entity_type:central_body"})
+    at = run("group_2", query={"lang": "en", "kpi": "G2.K3", "drill": "entity_type:central_body"})
     assert at.segmented_control[0].value == "G2.K3"
     title = plotly_figures(at)[-1]["layout"]["title"]["text"]
     assert "G2.K3" in title and "ranking by entity" in title.replace("<br>", " ")
 
 
 def test_group_three_universities_start_at_regions(app_db: Path) -> None:
-    at = run("pages/group_3.py", query={"lang": "en"}, state={"kpi_G3": "G3.K4"})
+    at = run("group_3", query={"lang": "en"}, state={"kpi_G3": "G3.K4"})
     assert at.segmented_control[0].value == "G3.K4"
     assert "ranking by region" in plotly_figures(at)[-1]["layout"]["title"]["text"].replace("<br>", " ")
 
@@ -312,7 +322,7 @@ def test_entity_profile_lists_its_kpis_returns_and_rank(app_db: Path, latest: st
     assert list(kpi_table["KPI"])[:2] == ["G1.K1", "G1.K2"]
     assert all(" of " in r or r == "—" for r in kpi_table["Rank"])
     returns = at.dataframe[1].value
-    assert views.period_label(latest, "en") in set(returns["Period"])  # periods written the language's way
+    assert labels.period_label(latest, "en") in set(returns["Period"])  # periods written the language's way
     assert at.query_params["entity"] == "akimat_abai"
 
 
@@ -342,7 +352,7 @@ def test_submissions_page_counts_match_the_views(app_db: Path, latest: str) -> N
 
 
 def test_every_chart_has_png_svg_xlsx_and_csv_downloads(app_db: Path) -> None:
-    at = run("pages/group_2.py", query={"lang": "kk"})
+    at = run("group_2", query={"lang": "kk"})
     labels = [b.label for b in at.download_button]
     charts = len(at.get("plotly_chart"))
     assert labels.count("XLSX") >= charts and labels.count("CSV") >= charts
@@ -401,7 +411,7 @@ def test_upload_previews_then_saves_and_the_overview_changes(upload_db: Path, la
     assert after.numerator == before.numerator - current["subdivisions_analysed"]
     at.switch_page("pages/overview.py").run()
     tile = next(m for m in at.metric if m.label.startswith("G1.K1 · "))
-    assert tile.value == views.fmt(after.value, "percent", "en")
+    assert tile.value == labels.fmt(after.value, "percent", "en")
 
 
 def test_upload_preview_and_confirm_read_each_file_once(upload_db: Path, latest: str,
@@ -542,7 +552,7 @@ def test_map_colours_by_status_and_offers_a_regions_one_entity(app_db: Path, lat
     value = engine().compute(_app_store().cursor(), [latest], levels=["entity"], metrics=["G2.K1"],
                              within=frozenset({akimat.code}))[0]
     shown = " ".join(m.value for m in at.markdown)
-    assert f"**{akimat.name('en')}**: {views.fmt(value.value, 'percent', 'en')}" in shown
+    assert f"**{akimat.name('en')}**: {labels.fmt(value.value, 'percent', 'en')}" in shown
     assert t(f"status.{value.status}", "en") in shown
     assert at.button(key="map_profile").label == t("group.open_profile", "en", name=akimat.name("en"))
     assert at.query_params["focus"] == "karaganda"

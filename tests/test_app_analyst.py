@@ -9,11 +9,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from kpi import drill, views
+from kpi import drill, labels, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.i18n import t
 from kpi.service import engine
-from tests.test_app import app_db, corrected_return, plotly_figures, run, sample_db, upload_db  # noqa: F401
+from tests.test_app import app_db, corrected_return, open_page, plotly_figures, run, sample_db, upload_db  # noqa: F401
 
 ENTITY = "akimat_abai"
 
@@ -21,8 +21,7 @@ ENTITY = "akimat_abai"
 def _on(at, page: str):  # type: ignore[no-untyped-def]
     """AppTest runs the page it was last told to; a page the script switched to is told here (as the browser's
     URL would say)."""
-    at.switch_page(page)
-    return at
+    return open_page(at, page)
 
 
 def _titles(at) -> list[str]:  # type: ignore[no-untyped-def]
@@ -42,14 +41,14 @@ def test_tile_kpi_region_entity_documents(app_db: Path) -> None:  # noqa: F811
     at.session_state["kpi_G2"] = "G2.K2"
     for name, value in query.items():
         at.query_params[name] = value
-    at.switch_page("pages/group_2.py").run()
+    open_page(at, "group_2").run()
     assert not at.exception
     assert at.segmented_control[0].value == "G2.K1"
     assert "ranking by entity type" in _titles(at)[-1]
 
     # akimats by region: one click from the nation
     shortcut = at.button(key="by_region_G2_akimat")
-    assert shortcut.label == t("analyst.by_region", "en", type=views.type_label("akimat", "en"))
+    assert shortcut.label == t("analyst.by_region", "en", type=labels.type_label("akimat", "en"))
     shortcut.click().run()
     assert not at.exception
     assert "ranking by region" in _titles(at)[-1]
@@ -83,7 +82,7 @@ def test_tile_kpi_region_entity_documents(app_db: Path) -> None:  # noqa: F811
 
     # forward again, and on to the supporting documents of the KPI's first task for the akimat
     at.session_state["drill_G2"] = path
-    _on(at, "pages/group_2.py").run()
+    _on(at, "group_2").run()
     at.button(key="profile_G2").click().run()
     _on(at, "pages/entity.py").button(key="entity_documents").click().run()
     assert not at.exception
@@ -100,9 +99,9 @@ def test_tile_kpi_region_entity_documents(app_db: Path) -> None:  # noqa: F811
 def test_upload_errors_name_the_template_row_cell_and_value(upload_db: Path) -> None:  # noqa: F811
     """Issue 15: "Устранено рисков: Управление персоналом (C34) = 12 > Выявлено …", not measure codes; the
     message whole; one rejected file is not told that "the others can be saved"."""
-    from pages import ui
+    from pages import connection
 
-    latest = views.available_periods(ui.get_store().cursor())[-1]
+    latest = views.available_periods(connection.get_store().cursor())[-1]
     at = run("pages/upload.py", query={"lang": "ru"})
     content = corrected_return("akimat_abai", latest, {"risks_found_d03": 10, "risks_eliminated_d03": 12})
     at.file_uploader[0].set_value(("bad.xlsx", content, "application/octet-stream")).run()
@@ -126,7 +125,7 @@ def test_administration_chooses_entities_by_type_and_region_and_edits_a_user(upl
     type and region come first, so the picker holds the akimat alone; role and entities change later; the table
     says the role in words and follows every change."""
     from kpi import auth
-    from pages import ui
+    from pages import connection
 
     at = run("pages/admin.py", query={"lang": "ru"})
     at.selectbox(key="admin_new_role").set_value("officer").run()
@@ -140,8 +139,8 @@ def test_administration_chooses_entities_by_type_and_region_and_edits_a_user(upl
     at.text_input(key="admin_new_password").input("a long enough password 1")
     at.button(key="admin_add").click().run()
     assert not at.exception
-    assert auth.get_user(ui.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "officer",
-                                                                  frozenset({ENTITY}))
+    assert auth.get_user(connection.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "officer",
+                                                                          frozenset({ENTITY}))
     assert t("admin.user_added", "ru", username="abai.new") in [s.value for s in at.success]
     table = at.dataframe[0].value.set_index(t("admin.col.username", "ru"))
     row = table.loc["abai.new"]
@@ -155,13 +154,13 @@ def test_administration_chooses_entities_by_type_and_region_and_edits_a_user(upl
     at.selectbox(key="admin_edit_abai.new_role").set_value("analyst").run()
     at.button(key="admin_edit_save").click().run()
     assert not at.exception
-    assert auth.get_user(ui.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "analyst", frozenset())
+    assert auth.get_user(connection.get_store(), "abai.new") == auth.User("abai.new", "abai.new", "analyst", frozenset())
     table = at.dataframe[0].value.set_index(t("admin.col.username", "ru"))
     assert table.loc["abai.new", t("admin.col.role", "ru")] == t("role.analyst", "ru")
 
 
 ENGLISH = ("Choose options", "Choose an option", "Select", "None", "Zoom", "No options")
-PAGES = ["pages/overview.py", *[f"pages/group_{n}.py" for n in range(1, 5)], "pages/entity.py", "pages/map.py",
+PAGES = ["pages/overview.py", *[f"group_{n}" for n in range(1, 5)], "pages/entity.py", "pages/map.py",
          "pages/upload.py", "pages/submissions.py", "pages/compliance.py", "pages/briefing.py", "pages/admin.py"]
 
 

@@ -88,7 +88,7 @@ def test_a_thin_later_quarter_does_not_become_the_default(upload_db: Path) -> No
         assert any(w.value.startswith(words) for w in at.warning), [w.value for w in at.warning]
         marked = [m for m in at.markdown if t("periods.provisional", lang) in m.value and "badge" in m.value]
         assert len(marked) == 20  # every tile is marked provisional
-    for page in ("pages/group_2.py", "pages/map.py", "pages/entity.py"):
+    for page in ("group_2", "pages/map.py", "pages/entity.py"):
         at = run(page, query={"lang": "en", "period": "2026Q1"})
         assert any("Provisional: 1 of 92" in w.value for w in at.warning), page
 
@@ -121,7 +121,7 @@ def test_an_officers_pages_name_their_entity_never_the_republic(app_db: Path) ->
 def test_a_ranking_of_one_is_not_drawn_and_its_member_is_a_click_away(app_db: Path) -> None:  # noqa: F811
     from kpi import drill
 
-    at = run("pages/group_2.py", query={"lang": "en"})
+    at = run("group_2", query={"lang": "en"})
     at.session_state["drill_G2"] = (drill.Step("entity_type", "akimat"), drill.Step("region", "abai"))
     at.run()
     figures = [json_spec(e) for e in at.get("plotly_chart")]

@@ -26,7 +26,6 @@ from kpi.briefing import (
     BriefingScope,
     ComplianceRow,
     comparison_period,
-    drop_shared_words,
     fit_text,
     plan_briefing,
     pptx_to_pdf,
@@ -39,11 +38,11 @@ from kpi.catalogue import Catalogue, Registry, kpis_for_entity, shift_period
 from kpi.engine import KpiEngine
 from kpi.i18n import t
 from kpi.ingest.pipeline import ingest_files
+from kpi.labels import drop_shared_words, rounded, sentence_case
 from kpi.sample import fill_by_names
 from kpi.service import set_target
 from kpi.store import AccessScope, Store
 from kpi.template import build_template
-from kpi.views import rounded, sentence_case
 from tests.conftest import zero_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -456,9 +455,10 @@ def test_briefing_page_previews_and_offers_downloads(loaded: Store, monkeypatch:
     st.cache_data.clear()
     try:
 
-        page = AppTest.from_file(str(ROOT / "pages" / "briefing.py"), default_timeout=120)
+        page = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         page.session_state["_user"] = User("analyst", "Analyst", "analyst")  # signed in
         page.run()
+        page.switch_page("pages/briefing.py").run()  # as the Briefing page's link opens it
         assert not page.exception
         assert page.title[0].value in {t("briefing.page.title", lang) for lang in ("kk", "ru", "en")}
         page.segmented_control(key="brief_lang").set_value("en").run()  # the deck's language, not the page's

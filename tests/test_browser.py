@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from kpi import auth, views
+from kpi import auth, labels, views
 from kpi.catalogue import load_catalogue, load_registry
 from kpi.engine import KpiEngine
 from kpi.i18n import t
@@ -268,7 +268,7 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
 
     open_page(page, server, f"?lang=en&period={period}")
     tile = page.locator(".st-key-tile_G1_K1 [data-testid='stMetricValue']")
-    assert tile.inner_text().strip() == views.fmt(prepared["before"], "percent", "en")
+    assert tile.inner_text().strip() == labels.fmt(prepared["before"], "percent", "en")
 
     # upload a corrected return: the preview says what changes, nothing is saved before confirming
     open_page(page, server, "upload?lang=en")
@@ -284,8 +284,8 @@ def test_upload_confirm_kpi_changes_drill_and_language(browser_page: Any, server
     # the dashboard reflects it at once
     open_page(page, server, f"?lang=en&period={period}")
     value = page.locator(".st-key-tile_G1_K1 [data-testid='stMetricValue']").inner_text().strip()
-    assert value == views.fmt(prepared["expected"], "percent", "en")
-    assert value != views.fmt(prepared["before"], "percent", "en") or prepared["analysed"] == 0
+    assert value == labels.fmt(prepared["expected"], "percent", "en")
+    assert value != labels.fmt(prepared["before"], "percent", "en") or prepared["analysed"] == 0
 
     # drill from the nation to one entity by clicking bars
     open_page(page, server, f"group_2?lang=en&period={period}")

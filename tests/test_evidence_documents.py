@@ -185,7 +185,7 @@ def test_secondary_figures_on_the_entity_profile_and_the_briefing_appendix(store
 
 
 def test_kazakh_titles_in_sentence_case_keep_abbreviations(catalogue) -> None:
-    from kpi.views import sentence_case
+    from kpi.labels import sentence_case
 
     assert sentence_case(catalogue.kpi_by_id["G3.K6"].title.kk) == \
         "ISO 37001 немесе ҚР СТ 3049-2017 стандартына сәйкестікті растаған ЖОО-лардың үлесі"

@@ -9,7 +9,7 @@ import io
 
 from openpyxl import load_workbook
 
-from kpi import export, periods, views
+from kpi import export, labels, periods, views
 from kpi.catalogue import Catalogue, Registry
 from kpi.engine import KpiEngine
 from kpi.ingest.pipeline import ingest_files
@@ -41,12 +41,12 @@ def test_overview_table_is_rounded_as_the_tiles_and_exports_with_its_context(
     assert rows["G1.K2"][table.columns[2]] == 0.67  # a ratio, 2 decimals: 2 factors / 3 drafts
     for tile in data.tiles:  # the same value in the tile and in the table
         value = rows[tile.kpi][table.columns[2]]
-        assert views.fmt(None if value is None or value != value else value, tile.unit, "ru") == tile.value_text
+        assert labels.fmt(None if value is None or value != value else value, tile.unit, "ru") == tile.value_text
 
-    context = export.ExportContext(lang="ru", kpi="Все показатели", period=views.period_label("2025Q4", "ru"),
+    context = export.ExportContext(lang="ru", kpi="Все показатели", period=labels.period_label("2025Q4", "ru"),
                                    scope="Акимат области Абай", filters="Республика", made_by="analyst",
                                    made_at=MADE, data_version="v42")
-    name = views.export_name("overview", "Акимат области Абай", period="2025Q4", lang="ru")
+    name = labels.export_name("overview", "Акимат области Абай", period="2025Q4", lang="ru")
     assert name == "parasat_overview_4_кв_2025_г_Акимат_области_Абай"
     book = load_workbook(io.BytesIO(export.to_xlsx_bytes(table, name, context=context)))
     sheet = book.worksheets[0]
@@ -73,12 +73,12 @@ def test_chart_data_rounded_with_headers_in_the_language(store: Store, catalogue
     cur = store.cursor()
     ranked = views.ranking(cur, engine, "G2.K1", "2025Q4", "entity", lang="kk", within=frozenset(
         {"akimat_abai", "akimat_astana"}))
-    frame = views.export_frame(ranked, views.RANKING_COLUMNS, "kk", unit="percent")
+    frame = labels.export_frame(ranked, views.RANKING_COLUMNS, "kk", unit="percent")
     rows = list(csv.reader(io.StringIO(export.to_csv_bytes(frame).decode("utf-8-sig"))))
     assert rows[0][:3] == [views.t("col.code", "kk"), views.t("col.name", "kk"), views.t("col.value", "kk")]
     assert sorted(r[2] for r in rows[1:]) == ["66.7", "77.8"]
     trend = views.kpi_trend(cur, engine, "G2.K1", ["2025Q3", "2025Q4"], lang="en")
-    exported = views.export_frame(trend, views.TREND_COLUMNS, "en", unit="percent")
+    exported = labels.export_frame(trend, views.TREND_COLUMNS, "en", unit="percent")
     assert list(exported[views.t("col.period", "en")]) == ["Q3 2025", "Q4 2025"]
     assert exported[views.t("col.value", "en")].iloc[1] == 75.0
 
@@ -104,6 +104,6 @@ def test_tables_write_dates_the_languages_way(store: Store, catalogue: Catalogue
                               within=frozenset({"akimat_abai", "akimat_astana"}))
     for lang, due, filed in (("kk", "10.01.2026", "08.01.2026 15:30"), ("ru", "10.01.2026", "08.01.2026 15:30"),
                              ("en", "10 Jan 2026", "8 Jan 2026 15:30")):
-        shown = views.export_frame(table, views.SUBMISSION_COLUMNS, lang)
+        shown = labels.export_frame(table, views.SUBMISSION_COLUMNS, lang)
         assert set(shown[views.t("col.deadline", lang)]) == {due}
         assert set(shown[views.t("col.first_submitted", lang)]) == {filed}

@@ -128,8 +128,8 @@ def test_pages_and_modules_take_the_cursor_type_from_the_store() -> None:
     from kpi import store
 
     assert store.Cursor.__module__.startswith("duckdb") or store.Cursor.__name__ == "DuckDBPyConnection"
-    ui = (ROOT / "pages" / "ui.py").read_text(encoding="utf-8")
-    assert "from kpi.store import" in ui and "Cursor" in ui
+    service = (ROOT / "pages" / "service.py").read_text(encoding="utf-8")
+    assert "from kpi.store import" in service and "Cursor" in service
 
 
 @pytest.mark.parametrize("backend", ["duck", "pg"])
@@ -149,3 +149,86 @@ def test_each_backend_implements_the_whole_store_interface(backend: str) -> None
         implementation = getattr(duck, interface.__name__)
         assert issubclass(implementation, interface)
         assert not implementation.__abstractmethods__, (interface.__name__, implementation.__abstractmethods__)
+
+
+# --------------------------------------------------------------------------- page scripts: typed calls, public Streamlit
+
+# Streamlit's modules that are its runtime, not its API: reaching into them ties the app to one version's internals.
+STREAMLIT_INTERNALS = ("streamlit.runtime", "streamlit.web", "streamlit.elements", "streamlit.commands")
+
+
+def _page_sources() -> list[Path]:
+    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+
+
+def _streamlit_names(tree: ast.AST) -> set[str]:
+    """The names a module binds to Streamlit or to anything imported from it."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] == "streamlit"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "streamlit":
+            names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+def private_streamlit_uses(source: str) -> list[str]:
+    """Each private Streamlit attribute a module touches, or Streamlit internal it imports, with its line."""
+    tree = ast.parse(source)
+    bound, found = _streamlit_names(tree), []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            imported = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if any(m.startswith(STREAMLIT_INTERNALS) for m in modules) or (
+                    any(m.split(".")[0] == "streamlit" for m in modules)
+                    and any(n.startswith("_") for n in imported)):
+                found.append(f"{node.lineno}: import {', '.join(modules)}")
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in bound:
+                found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def views_called_by_name(source: str) -> list[str]:
+    """Each call that picks a view by a string: `view("ranking", …)` or `getattr(<module>, name)`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        by_string = bool(node.args) and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+        if (called == "view" and by_string) or called == "getattr" and node.args and isinstance(
+                node.args[0], ast.Name) and node.args[0].id in {"views", "service", "figures", "labels"}:
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_page_scripts_call_typed_services_and_only_public_streamlit() -> None:
+    """Issue 15: no view dispatched by a string name (a typo would fail only at run time), no private Streamlit
+    attribute (the old `ensure_routed` flipped `PagesManager.uses_pages_directory`)."""
+    offenders = {}
+    for path in _page_sources():
+        source = path.read_text(encoding="utf-8")
+        problems = private_streamlit_uses(source) + views_called_by_name(source)
+        if problems:
+            offenders[str(path.relative_to(ROOT))] = problems
+    assert offenders == {}
+    assert not (ROOT / "pages" / "ui.py").exists()
+    assert not list((ROOT / "pages").glob("group_*.py")), "group pages are made from the catalogue"
+
+
+def test_the_page_scan_finds_what_it_forbids() -> None:
+    old = ('import streamlit as st\n'
+           'from streamlit.runtime.pages_manager import PagesManager\n'
+           'from pages import ui\n'
+           'PagesManager.uses_pages_directory = False\n'
+           'st._config._private = 1\n'
+           'ranked = ui.view("ranking", "G2.K1", "2025Q4", "region")\n'
+           'function = getattr(views, name)\n')
+    assert sorted(p.split(":")[0] for p in private_streamlit_uses(old)) == ["2", "5", "5"]  # `st._config` twice
+    assert [p.split(":")[0] for p in views_called_by_name(old)] == ["6", "7"]
+    assert private_streamlit_uses("import streamlit as st\nst.session_state['_user'] = 1\n") == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi import audit, periods
+from kpi import audit, figures, periods
 from kpi.catalogue import Catalogue, Registry
 from kpi.ingest.pipeline import ingest_files
 from kpi.store import Store
@@ -158,7 +158,7 @@ def test_trend_axes_keep_a_quarter_without_data_as_a_gap(store: Store, catalogue
     assert axis == ["2025Q1", "2025Q2", "2025Q3", "2025Q4"]
     trend = views.kpi_trend(cur, engine, "G2.K1", axis, lang="ru")
     kpi = catalogue.kpi_by_id["G2.K1"]
-    figure = views.trend_figure(trend, kpi, "ru", node="N", provisional=["2025Q4"])
+    figure = figures.trend_figure(trend, kpi, "ru", node="N", provisional=["2025Q4"])
     line = figure.data[0]
     assert list(line.x) == ["1 кв. 2025 г.", "2 кв. 2025 г.", "3 кв. 2025 г.", "4 кв. 2025 г."]
     assert [None if y != y else y for y in line.y] == [40.0, None, None, 90.0] and line.connectgaps is False
@@ -168,7 +168,7 @@ def test_trend_axes_keep_a_quarter_without_data_as_a_gap(store: Store, catalogue
     profile = views.entity_profile(cur, engine, "akimat_abai", "2025Q4", axis, lang="en")
     assert profile is not None
     comparison = views.kpi_trend(cur, engine, "G2.K1", axis, lang="en", within=frozenset({"akimat_abai"}))
-    entity_figure = views.entity_trend_figure(profile, kpi, comparison, "en")
+    entity_figure = figures.entity_trend_figure(profile, kpi, comparison, "en")
     assert list(entity_figure.data[0].x) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
     assert [None if y != y else y for y in entity_figure.data[0].y] == [40.0, None, None, 90.0]
     assert list(entity_figure.layout.xaxis.categoryarray) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]

@@ -179,12 +179,12 @@ def test_a_changed_role_applies_on_the_next_click() -> None:
 
 @pytest.mark.usefixtures("app_db")
 def test_a_new_tab_with_the_cookie_is_signed_in_and_sign_out_ends_it(monkeypatch) -> None:
-    from pages import ui
+    from pages import session
 
     _user("two.tabs")
     first = _signed_in("two.tabs")
     session_id = first.session_state["_session_id"]
-    monkeypatch.setattr(ui, "_session_cookie", lambda: session_id)  # what the browser sends after the route set it
+    monkeypatch.setattr(session, "_session_cookie", lambda: session_id)  # what the browser sends after the route set it
     second = AppTest.from_file(APP, default_timeout=60)
     second.query_params["lang"] = "en"
     second.run()
@@ -213,7 +213,7 @@ def test_an_export_is_audited_under_the_user_who_clicked_it(monkeypatch) -> None
         return real(*args, **kwargs)
 
     monkeypatch.setattr(st, "download_button", spy)
-    at = run("pages/group_1.py", query={"lang": "en"}, user=ANALYST)
+    at = run("group_1", query={"lang": "en"}, user=ANALYST)
     assert not at.exception
     exports = [d for d in drawn if callable(d) and d.__qualname__.startswith("_audited")]
     assert exports

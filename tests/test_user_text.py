@@ -58,7 +58,7 @@ def test_evidence_text_with_an_image_and_a_link_stays_literal() -> None:
 
 @pytest.mark.parametrize("text", [BEACON, PHISH, "**bold** _it_ `code` # heading\n- item", "$x^2$ :material/home:"])
 def test_plain_leaves_no_markdown_alive(text: str) -> None:
-    from pages.ui import plain
+    from pages.language import plain
 
     assert _unescaped(plain(text)) == " ".join(text.split())
     assert _live_markdown(plain(text)) == []

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kpi import views
+from kpi import figures, labels, views
 from kpi.catalogue import Catalogue, Registry
 from kpi.engine import KpiEngine
 from kpi.i18n import t
@@ -55,8 +55,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue, regis
     """One database for the module (the tests only read it; the upload preview is a dry run)."""
     folder = tmp_path_factory.mktemp("views")
     paths, submitted = [], {}
-    for (code, period), figures in RETURNS.items():
-        values = zero_values(catalogue, registry, code) | figures
+    for (code, period), given in RETURNS.items():
+        values = zero_values(catalogue, registry, code) | given
         path = folder / f"{code}_{period}.xlsx"
         path.write_bytes(fill_by_names(build_template(catalogue, registry, code, period), values))
         paths.append(path)
@@ -115,13 +115,13 @@ def test_population_keeps_the_type_and_region_chosen(registry: Registry) -> None
 ])
 def test_changes_are_signed_and_in_percentage_points(delta: float | None, unit: str, lang: str,
                                                      expected: str | None) -> None:
-    assert views.fmt_delta(delta, unit, lang) == expected
+    assert labels.fmt_delta(delta, unit, lang) == expected
 
 
 def test_period_labels_in_each_language() -> None:
-    assert views.period_label("2025Q4", "kk") == "2025 ж. 4-тоқсан"
-    assert views.period_label("2025Q4", "ru") == "4 кв. 2025 г."
-    assert views.period_label("2025Q4", "en") == "Q4 2025"
+    assert labels.period_label("2025Q4", "kk") == "2025 ж. 4-тоқсан"
+    assert labels.period_label("2025Q4", "ru") == "4 кв. 2025 г."
+    assert labels.period_label("2025Q4", "en") == "Q4 2025"
 
 
 def test_deadline_is_the_quarter_end_plus_the_days_set() -> None:
@@ -131,8 +131,8 @@ def test_deadline_is_the_quarter_end_plus_the_days_set() -> None:
 
 
 def test_sentence_case_softens_the_guides_capitals() -> None:
-    assert views.sentence_case("СЫБАЙЛАС ЖЕМҚОРЛЫҚ ТӘУЕКЕЛДЕРІН АНЫҚТАУ") == "Сыбайлас жемқорлық тәуекелдерін анықтау"
-    assert views.sentence_case("Identification of corruption risks") == "Identification of corruption risks"
+    assert labels.sentence_case("СЫБАЙЛАС ЖЕМҚОРЛЫҚ ТӘУЕКЕЛДЕРІН АНЫҚТАУ") == "Сыбайлас жемқорлық тәуекелдерін анықтау"
+    assert labels.sentence_case("Identification of corruption risks") == "Identification of corruption risks"
 
 
 # --------------------------------------------------------------------------- overview
@@ -163,7 +163,7 @@ def test_overview_tiles_hold_hand_computed_values(cur: Any, engine: KpiEngine) -
     # national G2.K1 = 100·(9+1+0+8)/(10+5+2+8) = 72 against the target 70
     assert g2k1.value == pytest.approx(72.0)
     assert g2k1.target == 70 and g2k1.target_text == "70.0\u00a0%"
-    assert g2k1.status == "met" and g2k1.colour == views.status_colour("met")
+    assert g2k1.status == "met" and g2k1.colour == labels.status_colour("met")
     assert g2k1.reporting == 3 and g2k1.expected == 48
     g2k7 = tiles["G2.K7"]
     assert g2k7.value == 3 + 2 + 1 + 4 and g2k7.status == "monitoring" and g2k7.delta_colour == "off"
@@ -183,7 +183,7 @@ def test_overview_of_a_filtered_population_sums_only_its_parts(cur: Any, engine:
     akimats = views.population(registry, entity_type="akimat")
     tiles = {tile.kpi: tile for tile in views.overview(cur, engine, NOW, lang="kk", within=akimats).tiles}
     assert tiles["G1.K1"].value == pytest.approx(100 * 25 / 30)
-    assert tiles["G3.K4"].status == views.NOT_APPLICABLE and not tiles["G3.K4"].applicable
+    assert tiles["G3.K4"].status == labels.NOT_APPLICABLE and not tiles["G3.K4"].applicable
     assert tiles["G3.K4"].status_text == t("app.not_applicable", "kk")
 
 
@@ -350,24 +350,24 @@ def test_figures_are_titled_with_units_in_the_language(cur: Any, engine: KpiEngi
     trend = views.kpi_trend(cur, engine, "G2.K1", [PREVIOUS, NOW], lang=lang)
     ranked = views.ranking(cur, engine, "G2.K1", NOW, "entity_type", lang=lang)
     parts = views.breakdown(cur, engine, "G2.K1", NOW, lang=lang)
-    figures = [
-        views.trend_figure(trend, kpi, lang, node="N"),
-        views.ranking_figure(ranked, kpi, "entity_type", lang, node="N"),
-        views.breakdown_figure(parts, kpi, lang, node="N", compact=True),
+    drawn = [
+        figures.trend_figure(trend, kpi, lang, node="N"),
+        figures.ranking_figure(ranked, kpi, "entity_type", lang, node="N"),
+        figures.breakdown_figure(parts, kpi, lang, node="N", compact=True),
     ]
-    for figure in figures:
+    for figure in drawn:
         title = figure.layout.title.text
         assert title.startswith("G2.K1") and kpi.short(lang)[:10] in title.replace("<br>", " ") or "G2.K1" in title
         assert "chart." not in title and "{" not in title
         axis_titles = {figure.layout.xaxis.title.text, figure.layout.yaxis.title.text}
         assert "%" in axis_titles
-    assert figures[0].layout.separators == (".," if lang == "en" else ",\u00a0")
-    assert list(figures[1].data[0].customdata[:, 0]) == ["central_body", "akimat"]
+    assert drawn[0].layout.separators == (".," if lang == "en" else ",\u00a0")
+    assert list(drawn[1].data[0].customdata[:, 0]) == ["central_body", "akimat"]
 
 
 def test_tile_map_draws_all_twenty_regions_keyed_by_code(registry: Registry) -> None:
     values = {r.code: None for r in registry.regions} | {"abai": 61.5, "astana": 80.0}
-    figure = views.tile_map_figure(values, lang="kk", title="G2.K1", unit="percent", registry=registry)
+    figure = figures.tile_map_figure(values, lang="kk", title="G2.K1", unit="percent", registry=registry)
     codes = [row[0] for trace in figure.data for row in trace.customdata]
     assert sorted(codes) == sorted(r.code for r in registry.regions)
     assert "61,5\u00a0%" in " ".join(figure.data[0].text)
@@ -375,7 +375,7 @@ def test_tile_map_draws_all_twenty_regions_keyed_by_code(registry: Registry) -> 
 
 def test_map_figure_is_keyed_by_region_code_whichever_map_draws(registry: Registry) -> None:
     values = {r.code: float(i) for i, r in enumerate(registry.regions)}
-    figure, kind = views.map_figure(values, lang="ru", title="G2.K1", unit="percent", registry=registry)
+    figure, kind = figures.map_figure(values, lang="ru", title="G2.K1", unit="percent", registry=registry)
     assert kind in ("boundaries", "tiles")
     keys = {row[0] for trace in figure.data if trace.customdata is not None for row in trace.customdata}
     assert {r.code for r in registry.regions} <= keys
@@ -383,7 +383,7 @@ def test_map_figure_is_keyed_by_region_code_whichever_map_draws(registry: Regist
 
 def test_submissions_figure_stacks_statuses_by_type(cur: Any, engine: KpiEngine) -> None:
     table = views.submissions(cur, engine, NOW, lang="ru", deadline_days=10, today=dt.date(2026, 1, 1))
-    figure = views.submissions_figure(table, "ru", period=NOW)
+    figure = figures.submissions_figure(table, "ru", period=NOW)
     names = [trace.name for trace in figure.data]
     assert names == [t("submission.on_time", "ru"), t("submission.late", "ru"), t("submission.missing", "ru")]
     assert sum(sum(trace.x) for trace in figure.data) == len(table)
@@ -391,7 +391,7 @@ def test_submissions_figure_stacks_statuses_by_type(cur: Any, engine: KpiEngine)
 
 def test_export_frames_use_interface_titles(cur: Any, engine: KpiEngine) -> None:
     ranked = views.ranking(cur, engine, "G2.K1", NOW, "entity_type", lang="kk")
-    frame = views.export_frame(ranked, views.RANKING_COLUMNS, "kk")
+    frame = labels.export_frame(ranked, views.RANKING_COLUMNS, "kk")
     assert list(frame.columns)[:3] == [t("col.code", "kk"), t("col.name", "kk"), t("col.value", "kk")]
 
 
@@ -416,12 +416,12 @@ def test_every_interface_text_the_dashboard_uses_exists_in_three_languages() -> 
 
 def test_value_axes_fit_the_data_with_the_target_in_view() -> None:
     """Issue 15: a 65-70 % trend on a fixed 0-100 axis looked flat; the axis now fits data and target."""
-    low, high = views.fitted_range([65.0, 66.5, 70.0, None], "percent")  # a span under 10 points widens to 10
+    low, high = figures.fitted_range([65.0, 66.5, 70.0, None], "percent")  # a span under 10 points widens to 10
     assert (low, high) == (63.0, 72.0)
-    assert views.fitted_range([62.4, 67.3, 70.0], "percent") == pytest.approx((60.4, 72.0))  # target 70 in view
-    assert views.fitted_range([3.0, 95.0, 100.0], "percent") == (0.0, 108.0)  # never below 0, a share stops at 108
-    assert views.fitted_range([None, float("nan")], "percent") is None
-    assert views.fitted_range([2.0, 4.0], "units") == (1.6, 4.4)
-    assert views.bar_range([67.5, 67.3, 70.0], "percent") == pytest.approx([0.0, 80.5])  # the target's label fits
-    assert views.bar_range([99.0, 100.0], "percent") == [0.0, 112.0]
-    assert views.bar_range([None], "units") is None
+    assert figures.fitted_range([62.4, 67.3, 70.0], "percent") == pytest.approx((60.4, 72.0))  # target 70 in view
+    assert figures.fitted_range([3.0, 95.0, 100.0], "percent") == (0.0, 108.0)  # never below 0, a share stops at 108
+    assert figures.fitted_range([None, float("nan")], "percent") is None
+    assert figures.fitted_range([2.0, 4.0], "units") == (1.6, 4.4)
+    assert figures.bar_range([67.5, 67.3, 70.0], "percent") == pytest.approx([0.0, 80.5])  # the target's label fits
+    assert figures.bar_range([99.0, 100.0], "percent") == [0.0, 112.0]
+    assert figures.bar_range([None], "units") is None
