@@ -97,12 +97,14 @@ def _confirm_at_once(servers: list[Store], plans: list) -> tuple[list[int | None
     return results, errors
 
 
+@pytest.mark.parametrize("servers", ["two servers", "two sessions of one server"])
 def test_two_servers_confirming_the_same_return_get_versions_1_and_2(pg_database_url: str, catalogue, registry,
-                                                                    make_return) -> None:
+                                                                    make_return, servers: str) -> None:
     """Both servers checked their upload against version 0 (each plans version 1), then confirm at the same
     moment: the numbering is done again under the (entity, period) lock, so one gets 1 and the other 2."""
     rounds = 3
-    with Store(pg_database_url) as server_a, Store(pg_database_url) as server_b:
+    with Store(pg_database_url) as server_a, Store(pg_database_url) as other:
+        server_b = other if servers == "two servers" else server_a
         for round_ in range(rounds):
             uploads = [make_return("akimat_abai", "2025Q1", {"offences_criminal": 10 * round_ + n},
                                    name=f"r{round_}-{n}.xlsx") for n in (1, 2)]
