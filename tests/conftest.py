@@ -16,7 +16,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.pop("KPI_DB", None)
 os.environ["PARASAT_TODAY"] = "2026-12-01"  # the calendar every test runs on (kpi.periods), never the real date
 # The key of every PostgreSQL test database (created by the first; a URL store keeps it outside the database).
-os.environ["PARASAT_SECRET_FILE"] = str(Path(tempfile.mkdtemp(prefix="parasat-secret-")) / "postgres.secret")
+# Set once: modules that import `tests.conftest` run this file a second time, and a second key would not match.
+os.environ.setdefault("PARASAT_SECRET_FILE",
+                      str(Path(tempfile.mkdtemp(prefix="parasat-secret-")) / "postgres.secret"))
 
 from postgres import pg_database_url, postgres_server  # noqa: E402, F401
 

@@ -26,12 +26,16 @@ from kpi.store import Store, StoreUnavailable, db
 from kpi.store.pg import AUDIT_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def env() -> dict[str, str]:
+    """The environment of a command line run now (the tests' key file included), without KPI_DB."""
+    return {**{k: v for k, v in os.environ.items() if k != "KPI_DB"}, "PYTHONPATH": str(ROOT)}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kpi", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={k: v for k, v in ENV.items() if k != "KPI_DB"}, timeout=300)
+                          env=env(), timeout=300)
 
 
 @pytest.fixture
@@ -127,7 +131,7 @@ def test_the_cli_ingests_while_another_connection_serves_reads(pg_database_url: 
     with Store(pg_database_url) as server:
         before = server.data_version()
         proc = subprocess.Popen([sys.executable, "-m", "kpi", "ingest", "--db", pg_database_url, *files],
-                                env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen = set()
         reads = 0
         while proc.poll() is None or reads == 0:
@@ -162,7 +166,7 @@ def test_a_server_killed_in_the_middle_of_a_batch_leaves_no_partial_return(pg_da
     with psycopg.connect(pg_database_url) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK])  # open transaction: the lock is held
         proc = subprocess.Popen([sys.executable, "-m", "kpi", "ingest", "--db", pg_database_url, *batch],
-                                env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not _waiting_for_audit_lock(pg_database_url):
             assert proc.poll() is None and time.monotonic() < deadline, "the ingest never reached its commit"
