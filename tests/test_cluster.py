@@ -199,8 +199,9 @@ def cluster(var: Path) -> Iterator[dict[str, Any]]:
 
 
 def test_cluster_on_postgresql_upload_seen_through_the_other_server_failover_and_stop(
-        cluster: dict[str, Any]) -> None:
+        cluster: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     port, state, script, var = cluster["port"], cluster["state"], cluster["script"], cluster["var"]
+    monkeypatch.setenv("PARASAT_SECRET_FILE", str(var / "parasat-pg.secret"))  # this test reads the same database
     workers = {w["name"]: w for w in state["workers"]}
     assert sorted(workers) == ["w1", "w2"]
     assert server_states(state["proxy"]["stats"]) == {"w1": "UP", "w2": "UP"}
@@ -232,6 +233,12 @@ def test_cluster_on_postgresql_upload_seen_through_the_other_server_failover_and
     check_proxy(port)
     before, expected, upload = corrected_return(url, var)
     in_chromium(cluster, workers, before, expected, upload)
+
+    # Both servers wrote the one audit trail with the one key: the command line verifies it whole.
+    verdict = subprocess.run([sys.executable, "-m", "kpi", "audit", "verify", "--db", url, "--lang", "en"], cwd=ROOT,
+                             env={**os.environ, "PARASAT_SECRET_FILE": str(secret_file)}, capture_output=True,
+                             text=True, timeout=120)
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
 
     # SIGTERM to the script stops every process it started: nothing alive, nothing listening, PostgreSQL too.
     pids = [state["proxy"]["pid"], state["postgres"]["pid"], *(w["pid"] for w in workers.values())]
