@@ -12,6 +12,7 @@ import streamlit as st
 from kpi.catalogue import DATA_DIR
 from kpi.i18n import t
 from kpi.settings import get_settings
+from kpi.store import StoreUnavailable
 from pages import connection, filters, language, routes, runtime, session, signin
 
 
@@ -23,7 +24,14 @@ def run() -> None:
 
     language.capture_initial_query()
     lang = language.lang()
+    try:
+        _route(lang)
+    except StoreUnavailable as problem:  # a database server out of reach, a missing key: said in the user's words
+        st.error(problem.message(lang), icon=":material/cloud_off:")
+        st.stop()
 
+
+def _route(lang: str) -> None:
     with st.spinner(t("app.loading", lang)):
         connection.get_store()
         runtime.tune_gc()  # once per process: freeze the start-up heap (the config has no full collection per run)

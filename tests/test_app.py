@@ -556,3 +556,25 @@ def test_map_colours_by_status_and_offers_a_regions_one_entity(app_db: Path, lat
     assert t(f"status.{value.status}", "en") in shown
     assert at.button(key="map_profile").label == t("group.open_profile", "en", name=akimat.name("en"))
     assert at.query_params["focus"] == "karaganda"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_a_database_server_out_of_reach_is_said_in_the_users_language(lang: str) -> None:
+    """KPI_DB names a PostgreSQL on a loopback port where nothing listens: every page run says so in words, with
+    the address but never the password, and raises nothing."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://parasat:hunter2secret@127.0.0.1:{port}/parasat"
+    with app_database(url):  # type: ignore[arg-type]
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["lang"] = lang
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        [error] = at.error
+        expected_start = t("db.unreachable", lang, location="@", reason="@").split("@")[0]
+        assert error.value.startswith(expected_start), error.value
+        assert f"127.0.0.1:{port}" in error.value and "hunter2secret" not in error.value
+        assert not at.sidebar.radio and not at.text_input  # no page, no sign-in form behind a database it cannot reach
