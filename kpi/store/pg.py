@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from kpi.store import base
+from kpi.store import base, duck
 
 Error = psycopg.Error
 SCHEMA_VERSION = 1
@@ -229,6 +229,14 @@ class Pool:
             conn.close()
 
 
+def pyformat(sql: str, params: Any) -> str:
+    """A statement the repositories share with DuckDB (`?` placeholders) in psycopg's style (`%s`, a literal `%`
+    doubled); one written here for PostgreSQL (`%s`) is left as it is."""
+    if params is None or "?" not in sql or "%s" in sql:
+        return sql
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
 class Cursor:
     """A connection lent by the store's pool: what the DuckDB backend's cursor is (one per thread or session);
     `close` gives it back."""
@@ -242,6 +250,7 @@ class Cursor:
     def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
         if self.conn is None:
             raise RuntimeError("the cursor is closed")
+        sql = pyformat(sql, params)
         idle = self.conn.info.transaction_status == TransactionStatus.IDLE
         try:
             return self.conn.execute(sql, params)  # type: ignore[arg-type]
@@ -325,7 +334,7 @@ def _column(columns: Mapping[str, Any], name: str) -> list[Any]:
 # --------------------------------------------------------------------------- schema and meta
 
 
-class Schema(base.Schema):
+class Schema(duck.Schema):
     """Creating and upgrading the tables."""
 
     __slots__ = ()
@@ -352,38 +361,19 @@ class Schema(base.Schema):
     def begin(self) -> None:
         self.cur.execute("BEGIN")
 
-    def commit(self) -> None:
-        self.cur.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self.cur.execute("ROLLBACK")
-
     def lock_for_migration(self) -> None:
         """Servers starting together upgrade the schema one after the other (inside a transaction)."""
         self.cur.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATE_LOCK])
 
 
-class Meta(base.Meta):
+class Meta(duck.Meta):
     """Small named values: flags set once, the audit head, periods opened early, the data version."""
 
     __slots__ = ()
 
-    def get(self, key: str) -> str | None:
-        row = _one(self.cur, "SELECT value FROM meta WHERE key = %s", [key])
-        return None if row is None else row[0]
-
-    def has(self, key: str) -> bool:
-        return _one(self.cur, "SELECT 1 FROM meta WHERE key = %s", [key]) is not None
-
-    def add(self, key: str, value: str) -> None:
-        self.cur.execute("INSERT INTO meta VALUES (%s, %s)", [key, value])
-
     def put(self, key: str, value: str) -> None:
         self.cur.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                          [key, value])
-
-    def delete(self, key: str) -> None:
-        self.cur.execute("DELETE FROM meta WHERE key = %s", [key])
 
     def with_prefix(self, prefix: str) -> list[tuple[str, str]]:
         return [(str(k), str(v or "")) for k, v in _all(
@@ -396,13 +386,10 @@ class Meta(base.Meta):
 _USER = "username, display_name, role, entities"
 
 
-class Users(base.Users):
+class Users(duck.Users):
     """Local users: name, role, entities, password hash, failed attempts and lock-out."""
 
     __slots__ = ()
-
-    def exists(self, username: str) -> bool:
-        return _one(self.cur, "SELECT 1 FROM app_user WHERE username = %s", [username]) is not None
 
     def add(self, username: str, display_name: str, role: str, entities: list[str],
             password_hash: str | None) -> None:
@@ -410,65 +397,18 @@ class Users(base.Users):
             "INSERT INTO app_user (username, display_name, role, entities, password_hash) "
             "VALUES (%s, %s, %s, %s::text[], %s)", [username, display_name, role, list(entities), password_hash])
 
-    def get(self, username: str) -> tuple[Any, ...] | None:
-        return _one(self.cur, f"SELECT {_USER} FROM app_user WHERE username = %s AND active", [username])
-
-    def password_hash(self, username: str) -> str | None:
-        row = _one(self.cur, "SELECT password_hash FROM app_user WHERE username = %s AND active", [username])
-        return str(row[0]) if row and row[0] else None
-
-    def set_password(self, username: str, password_hash: str, *, unlock: bool = True) -> None:
-        if unlock:
-            self.cur.execute("UPDATE app_user SET password_hash = %s, failed_attempts = 0, locked_until = NULL "
-                             "WHERE username = %s", [password_hash, username])
-        else:
-            self.cur.execute("UPDATE app_user SET password_hash = %s WHERE username = %s", [password_hash, username])
-
-    def unlock(self, username: str) -> None:
-        self.cur.execute("UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = %s",
-                         [username])
-
-    def set_role(self, username: str, role: str) -> None:
-        self.cur.execute("UPDATE app_user SET role = %s WHERE username = %s", [role, username])
-
     def set_entities(self, username: str, entities: list[str]) -> None:
         self.cur.execute("UPDATE app_user SET entities = %s::text[] WHERE username = %s", [list(entities), username])
-
-    def set_active(self, username: str, active: bool) -> None:
-        self.cur.execute("UPDATE app_user SET active = %s WHERE username = %s", [active, username])
 
     def all(self) -> list[tuple[Any, ...]]:
         return _all(self.cur, f"SELECT {_USER}, active, failed_attempts, locked_until, created_at FROM app_user "
                               "ORDER BY username COLLATE \"C\"")
 
-    def signed_in(self, username: str, now: Any) -> tuple[Any, ...] | None:
-        return _one(self.cur,
-                    "UPDATE app_user SET failed_attempts = 0, locked_until = NULL WHERE username = %s AND active "
-                    f"AND (locked_until IS NULL OR locked_until <= %s) RETURNING {_USER}", [username, now])
 
-    def failed(self, username: str, max_failures: int, now: Any, lock_until: Any) -> tuple[Any, ...] | None:
-        return _one(self.cur,
-                    "UPDATE app_user SET failed_attempts = failed_attempts + 1, locked_until = CASE "
-                    "WHEN failed_attempts + 1 >= %s AND (locked_until IS NULL OR locked_until <= %s) THEN %s "
-                    "ELSE locked_until END WHERE username = %s RETURNING failed_attempts, locked_until",
-                    [max_failures, now, lock_until, username])
-
-    def active_admins(self) -> int:
-        row = _one(self.cur, "SELECT count(*) FROM app_user WHERE role = 'admin' AND active")
-        return int(row[0]) if row else 0
-
-
-class Sessions(base.Sessions):
+class Sessions(duck.Sessions):
     """Signed-in sessions, kept by the sha256 of their id."""
 
     __slots__ = ()
-
-    def add(self, id_hash: str, username: str, now: Any, expires_at: Any) -> None:
-        self.cur.execute("INSERT INTO app_session VALUES (%s, %s, %s, %s, %s, NULL)",
-                         [id_hash, username, now, now, expires_at])
-
-    def forget_expired(self, before: Any) -> None:
-        self.cur.execute("DELETE FROM app_session WHERE expires_at < %s", [before])
 
     def live(self, id_hash: str, now: Any) -> tuple[Any, ...] | None:
         return _one(self.cur,
@@ -484,10 +424,6 @@ class Sessions(base.Sessions):
     def end(self, id_hash: str, now: Any) -> None:
         self.cur.execute("UPDATE app_session SET ended_at = %s WHERE id_hash = %s AND ended_at IS NULL",
                          [now, id_hash])
-
-    def end_all_of(self, username: str, now: Any) -> None:
-        self.cur.execute("UPDATE app_session SET ended_at = %s WHERE username = %s AND ended_at IS NULL",
-                         [now, username])
 
 
 # --------------------------------------------------------------------------- the audit trail
@@ -530,7 +466,7 @@ class AuditLog(base.AuditLog):
 # --------------------------------------------------------------------------- returns, values, evidence
 
 
-class Returns(base.Returns):
+class Returns(duck.Returns):
     """Returns and their versions, measure values and evidence."""
 
     __slots__ = ()
@@ -538,10 +474,6 @@ class Returns(base.Returns):
     def data_version(self) -> str:
         row = _one(self.cur, "SELECT value FROM meta WHERE key = %s", [DATA_VERSION_KEY])
         return f"pg|{row[0] if row else 0}"
-
-    def count(self) -> int:
-        row = _one(self.cur, "SELECT count(*) FROM return_version")
-        return int(row[0]) if row else 0
 
     def periods(self, entities: Sequence[str] | None = None) -> list[str]:
         if entities is None:
@@ -573,11 +505,6 @@ class Returns(base.Returns):
         first = DIALECT.local_time("submitted_at", time_zone)
         return dict(_all(self.cur, f"SELECT entity_code, min({first}) FROM return_version WHERE period = %s "  # type: ignore[arg-type]
                                    "GROUP BY entity_code", [period]))
-
-    def submission_counts(self, period: str, time_zone: str) -> list[tuple[Any, ...]]:
-        submitted = DIALECT.local_time("submitted_at", time_zone)
-        return _all(self.cur, f"SELECT entity_code, count(*) AS versions, min({submitted}), max({submitted}) "
-                              "FROM return_version WHERE period = %s GROUP BY entity_code", [period])
 
     def versions_of_entity(self, code: str, time_zone: str) -> list[tuple[Any, ...]]:
         submitted, uploaded = (DIALECT.local_time(c, time_zone) for c in ("submitted_at", "uploaded_at"))
@@ -654,12 +581,6 @@ class Returns(base.Returns):
         self.cur.execute("ANALYZE return_value")
         counts = _one(self.cur, "SELECT count(*), count(DISTINCT entity_code) FROM return_version")
         return (int(counts[0]), int(counts[1])) if counts else (0, 0)
-
-    def evidence(self, period: str) -> list[tuple[Any, ...]]:
-        return _all(self.cur, """
-            SELECT r.entity_code, e.task_id, e.status, e.related_date, e.audit_years, e.events, e.participants
-            FROM current_return r JOIN evidence e USING (return_id) WHERE r.period = %s
-            """, [period])
 
     def documents(self, period: str) -> list[tuple[Any, ...]]:
         return _all(self.cur, """
