@@ -298,3 +298,20 @@ def test_a_cursor_outlives_its_connection_being_ended_by_the_server(pg_database_
         assert db(cur).returns.data_version() == before
         assert db(cur).returns.periods() == ["2025Q1"]
         cur.close()
+
+
+def test_a_statement_shared_with_duckdb_runs_on_postgresql_with_its_percent_signs_intact(pg_database_url: str) -> None:
+    """The repositories PostgreSQL inherits from DuckDB's write `?`; the cursor turns them into `%s` and keeps a
+    literal `%` (a LIKE pattern) as it is; its own statements (`%s`) go through unchanged."""
+    from kpi.store import pg
+
+    with Store(pg_database_url) as store:
+        cur = store.cursor()
+        try:
+            assert cur.execute("SELECT ? || '%', 'abc' LIKE 'a%', ?::int + 1", ["50", 41]).fetchone() == ("50%", True, 42)
+            assert cur.execute("SELECT %s::text || '%%'", ["7"]).fetchone() == ("7%",)
+            assert cur.execute("SELECT 'a%' LIKE 'a%'").fetchone() == (True,)  # no parameters: nothing to turn
+        finally:
+            cur.close()
+    assert pg.pyformat("SELECT x FROM t WHERE a = ? AND b LIKE 'c%'", [1]) == \
+        "SELECT x FROM t WHERE a = %s AND b LIKE 'c%%'"
