@@ -29,6 +29,13 @@ PACKS = "packs"
 _MEMBER = re.compile(r"^([0-9a-f]{64})\.xlsx$")
 
 
+def read_unchanged(path: str | os.PathLike[str], sha256: str) -> bytes | None:
+    """A file's content if it still has the sha256 it was read with; None if it changed since."""
+    with open(path, "rb") as fh:
+        content = fh.read()
+    return content if hashlib.sha256(content).hexdigest() == sha256 else None
+
+
 def archive_dir_for(db_path: str | os.PathLike[str]) -> Path:
     """Where a database keeps its archived uploads: `<db>.archive/`."""
     return Path(db_path).with_suffix(".archive")
@@ -131,9 +138,8 @@ class Pack:
 
     def add_file(self, path: str, sha256: str) -> bool:
         """Keep a file from disk if its content still has the sha256 it was read with; False if it changed."""
-        with open(path, "rb") as fh:
-            content = fh.read()
-        if hashlib.sha256(content).hexdigest() != sha256:
+        content = read_unchanged(path, sha256)
+        if content is None:
             return False
         self.add(content, sha256)
         return True
@@ -229,9 +235,8 @@ class MemoryPack:
 
     def add_file(self, path: str, sha256: str) -> bool:
         """Keep a file from disk if its content still has the sha256 it was read with; False if it changed."""
-        with open(path, "rb") as fh:
-            content = fh.read()
-        if hashlib.sha256(content).hexdigest() != sha256:
+        content = read_unchanged(path, sha256)
+        if content is None:
             return False
         self.add(content, sha256)
         return True

@@ -26,6 +26,7 @@ from kpi import audit
 from kpi.archive import Archive, DatabaseArchive, archive_dir_for
 from kpi.catalogue import Catalogue, load_catalogue
 from kpi.settings import PROJECT_ROOT, get_settings, is_database_url
+from kpi.store.base import Queries as QueryInterface
 from kpi.store.base import StoreUnavailable, redacted
 from kpi.store.duck import DIALECT, KPI_TABLES, SCHEMA_VERSION, Error, Queries, connect
 from kpi.store.route import KpiQuery, db
@@ -187,14 +188,7 @@ class Store:
             self._migrate_shared()
             return
         cur = self.cursor()
-        q = db(cur)
-        q.schema.create()
-        if not q.meta.has("evidence_documents"):
-            q.schema.copy_evidence_documents()
-            q.meta.add("evidence_documents", "1")
-        if not q.meta.has("guide_targets_seeded"):
-            seed_guide_targets(cur, load_catalogue())
-            q.meta.add("guide_targets_seeded", "1")
+        q = _create_and_seed(cur)
         if not q.meta.has(audit.KEY_ID):
             # First run: the secret is created beside the database (a later loss is reported, never papered over).
             secret = audit.load_secret(self.db_path, create=True)
@@ -209,15 +203,8 @@ class Store:
         """The same steps for a database that several servers open at once: one after the other, each in one
         transaction; the first creates the key (a later server must be given a copy)."""
         with self.transaction() as cur:
-            q = db(cur)
-            q.schema.lock_for_migration()
-            q.schema.create()
-            if not q.meta.has("evidence_documents"):
-                q.schema.copy_evidence_documents()
-                q.meta.add("evidence_documents", "1")
-            if not q.meta.has("guide_targets_seeded"):
-                seed_guide_targets(cur, load_catalogue())
-                q.meta.add("guide_targets_seeded", "1")
+            db(cur).schema.lock_for_migration()
+            q = _create_and_seed(cur)
             if not q.meta.has(audit.KEY_ID):
                 secret = audit.load_secret_file(self.secret_file, create=True)
                 if secret is None:  # unreadable or not a key: never record the fingerprint of an empty key
@@ -249,6 +236,20 @@ class Store:
                 db(cur).schema.checkpoint()
             finally:
                 cur.close()
+
+
+def _create_and_seed(cur: Cursor) -> QueryInterface:
+    """The steps every store takes when opened: the tables, the evidence documents copied once, the guide's
+    targets seeded once; the cursor's queries, for the steps that follow."""
+    q = db(cur)
+    q.schema.create()
+    if not q.meta.has("evidence_documents"):
+        q.schema.copy_evidence_documents()
+        q.meta.add("evidence_documents", "1")
+    if not q.meta.has("guide_targets_seeded"):
+        seed_guide_targets(cur, load_catalogue())
+        q.meta.add("guide_targets_seeded", "1")
+    return q
 
 
 def seed_guide_targets(cur: Cursor, catalogue: Catalogue) -> None:
